@@ -1,0 +1,186 @@
+"""Typed, frozen configurations for data, model and training, with presets."""
+import dataclasses
+import math
+from typing import Optional, Tuple
+
+
+def check_range(name, value, low=None, high=None, *, integer=False,
+                low_open=False):
+    """Raise ValueError naming `name` unless `value` lies in [low, high]."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f'{name} must be {"an integer" if integer else "a number"}'
+                        f', got {value!r}')
+    if not integer and not math.isfinite(value):
+        raise ValueError(f'{name} must be finite, got {value!r}')
+    left = '(' if low_open else '['
+    bounds = f'{left}{low if low is not None else "-inf"}, ' \
+             f'{high if high is not None else "inf"}]'
+    if (low is not None and (value <= low if low_open else value < low)) or \
+            (high is not None and value > high):
+        raise ValueError(f'{name} must be in {bounds}, got {value!r}')
+
+
+def check_choice(name, value, choices):
+    """Raise ValueError naming `name` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {sorted(choices)}, '
+                         f'got {value!r}')
+
+
+class _Config:
+    """Mixin: dict round-trip and validated copies for frozen dataclasses."""
+
+    def to_dict(self):
+        """Return the fields as a plain, JSON-ready dict."""
+        return {f.name: (list(v) if isinstance(v, tuple) else v)
+                for f in dataclasses.fields(self)
+                for v in [getattr(self, f.name)]}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Build from a dict, rejecting unknown keys by name."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f'unknown {cls.__name__} field(s) {unknown}; '
+                             f'known: {sorted(names)}')
+        return cls(**{k: tuple(v) if isinstance(v, list) else v
+                      for k, v in d.items()})
+
+    def replace(self, **changes):
+        """Return a validated copy with `changes` applied."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig(_Config):
+    """How sentence-pair batches are built (d2l's defaults)."""
+    batch_size: int = 512          # sentence pairs per batch
+    max_len: int = 64              # tokens per sequence incl. <cls>/<sep>
+    min_freq: int = 5              # vocabulary threshold on train counts
+    mask_rate: float = 0.15        # fraction of tokens predicted by MLM
+    mask_split: Tuple[float, float, float] = (0.8, 0.1, 0.1)  # mask/random/keep
+    max_preds: Optional[int] = None  # prediction slots; None: round(max_len*rate)
+    nsp: bool = True               # False: every pair is a true next sentence
+    nsp_rate: float = 0.5          # probability a pair's B is a random sentence
+    masking: str = 'static'        # 'static' (d2l: once) or 'dynamic' (per epoch)
+    seed: int = 0                  # seeds pairs, masks and shuffling
+
+    def __post_init__(self):
+        check_range('batch_size', self.batch_size, 1, integer=True)
+        check_range('max_len', self.max_len, 4, integer=True)
+        check_range('min_freq', self.min_freq, 0, integer=True)
+        check_range('mask_rate', self.mask_rate, 0, 1)
+        if len(self.mask_split) != 3:
+            raise ValueError('mask_split must have 3 parts (mask, random, '
+                             f'keep), got {self.mask_split!r}')
+        for part in self.mask_split:
+            check_range('mask_split', part, 0, 1)
+        if abs(sum(self.mask_split) - 1) > 1e-6:
+            raise ValueError(f'mask_split must sum to 1, got {self.mask_split!r}')
+        if self.max_preds is not None:
+            check_range('max_preds', self.max_preds, 1, self.max_len,
+                        integer=True)
+        if not isinstance(self.nsp, bool):
+            raise TypeError(f'nsp must be a bool, got {self.nsp!r}')
+        check_range('nsp_rate', self.nsp_rate, 0, 1)
+        check_choice('masking', self.masking, {'static', 'dynamic'})
+        check_range('seed', self.seed, 0, integer=True)
+
+    @property
+    def num_pred_slots(self):
+        """Prediction slots per sequence (d2l: round(max_len * 0.15))."""
+        if self.max_preds is not None:
+            return self.max_preds
+        return max(1, round(self.max_len * self.mask_rate))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_Config):
+    """The size and variant of a BERT (defaults: d2l's small BERT)."""
+    num_hiddens: int = 128         # width of embeddings and blocks
+    ffn_num_hiddens: int = 256     # width of the position-wise FFN
+    num_heads: int = 2             # attention heads per block
+    num_blks: int = 2              # Transformer encoder blocks
+    dropout: float = 0.2           # on residual branches and embeddings' sum
+    attention_dropout: float = 0.2  # on attention weights (d2l: = dropout)
+    max_len: int = 1000            # positional capacity
+    norm_first: bool = False       # pre-LN if True; d2l is post-LN
+    activation: str = 'relu'       # FFN activation: 'relu' (d2l) or 'gelu'
+    tie_weights: bool = False      # MLM decoder shares the token embedding
+
+    def __post_init__(self):
+        check_range('num_hiddens', self.num_hiddens, 1, integer=True)
+        check_range('ffn_num_hiddens', self.ffn_num_hiddens, 1, integer=True)
+        check_range('num_heads', self.num_heads, 1, integer=True)
+        if self.num_hiddens % self.num_heads:
+            raise ValueError(f'num_hiddens ({self.num_hiddens}) must be '
+                             f'divisible by num_heads ({self.num_heads})')
+        check_range('num_blks', self.num_blks, 1, integer=True)
+        check_range('dropout', self.dropout, 0, 1)
+        check_range('attention_dropout', self.attention_dropout, 0, 1)
+        check_range('max_len', self.max_len, 1, integer=True)
+        for name in ('norm_first', 'tie_weights'):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f'{name} must be a bool, '
+                                f'got {getattr(self, name)!r}')
+        check_choice('activation', self.activation, {'relu', 'gelu'})
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_Config):
+    """How a pretraining run optimises (defaults: d2l's run)."""
+    num_steps: int = 50            # optimizer steps
+    lr: float = 0.01               # peak Adam learning rate (d2l: 0.01)
+    warmup_steps: int = 0          # linear warm-up from 0 to lr
+    decay: str = 'constant'        # after warm-up: 'constant' or 'linear' to 0
+    mlm_weight: float = 1.0        # weight of the MLM loss in the total
+    nsp_weight: float = 1.0        # weight of the NSP loss (0: MLM only)
+    clip_norm: Optional[float] = None  # clip gradients by global norm
+    seed: int = 0                  # seeds weight init and dropout
+    val_every: int = 0             # validate every N steps (0: at the end only)
+    val_batches: int = 10          # validation batches per evaluation
+    dtype_policy: str = 'float32'  # Keras policy: 'float32' / 'mixed_bfloat16'
+    jit_compile: bool = False      # XLA-compile the train step
+
+    def __post_init__(self):
+        check_range('num_steps', self.num_steps, 1, integer=True)
+        check_range('lr', self.lr, 0, 10, low_open=True)
+        check_range('warmup_steps', self.warmup_steps, 0, integer=True)
+        check_choice('decay', self.decay, {'constant', 'linear'})
+        check_range('mlm_weight', self.mlm_weight, 0)
+        check_range('nsp_weight', self.nsp_weight, 0)
+        if self.mlm_weight == 0 and self.nsp_weight == 0:
+            raise ValueError('mlm_weight and nsp_weight cannot both be 0')
+        if self.clip_norm is not None:
+            check_range('clip_norm', self.clip_norm, 0, low_open=True)
+        check_range('seed', self.seed, 0, integer=True)
+        check_range('val_every', self.val_every, 0, integer=True)
+        check_range('val_batches', self.val_batches, 1, integer=True)
+        check_choice('dtype_policy', self.dtype_policy,
+                     {'float32', 'mixed_bfloat16', 'mixed_float16'})
+        if not isinstance(self.jit_compile, bool):
+            raise TypeError(f'jit_compile must be a bool, '
+                            f'got {self.jit_compile!r}')
+
+
+# Named model sizes, d2l's first; BERT-base/large are the paper's.
+MODEL_PRESETS = {
+    'd2l': ModelConfig(),
+    'tiny': ModelConfig(num_hiddens=8, ffn_num_hiddens=16, num_heads=2,
+                        num_blks=1, dropout=0.0, attention_dropout=0.0,
+                        max_len=128),
+    'small': ModelConfig(num_hiddens=256, ffn_num_hiddens=1024, num_heads=4,
+                         num_blks=4, dropout=0.1, attention_dropout=0.1,
+                         max_len=512, norm_first=False, activation='gelu'),
+    'base': ModelConfig(num_hiddens=768, ffn_num_hiddens=3072, num_heads=12,
+                        num_blks=12, dropout=0.1, attention_dropout=0.1,
+                        max_len=512, activation='gelu', tie_weights=True),
+}
+
+
+def model_preset(name):
+    """Return the ModelConfig named `name`."""
+    check_choice('preset', name, set(MODEL_PRESETS))
+    return MODEL_PRESETS[name]

@@ -1,0 +1,288 @@
+"""WikiText-2 sentence-pair batches for BERT pretraining (d2l's semantics)."""
+import collections
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from d2l import tensorflow as d2l
+
+from sandbox import corpus
+from sandbox.config import DataConfig
+
+RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
+_MARKERS = {'\x00': -1, '\x01': -2}  # sentence and paragraph breaks
+
+
+class BERTBatch(NamedTuple):
+    """One batch in d2l's order; unpacks like d2l's 7-tuple."""
+    tokens: tf.Tensor          # (batch, max_len) int32, <pad>-padded
+    segments: tf.Tensor        # (batch, max_len) int32, 0 then 1, 0-padded
+    valid_lens: tf.Tensor      # (batch,) int32, tokens before padding
+    pred_positions: tf.Tensor  # (batch, num_slots) int32, 0-padded
+    mlm_weights: tf.Tensor     # (batch, num_slots) float32, 1 real / 0 pad
+    mlm_Y: tf.Tensor           # (batch, num_slots) int32, 0-padded labels
+    nsp_y: tf.Tensor           # (batch,) int32, 1 if B follows A
+
+
+class SentencePairs(NamedTuple):
+    """Unmasked NSP examples as padded arrays."""
+    tokens: np.ndarray         # (n, max_len) int32
+    segments: np.ndarray       # (n, max_len) int32
+    valid_lens: np.ndarray     # (n,) int32
+    nsp_y: np.ndarray          # (n,) int32
+
+
+class EncodedCorpus(NamedTuple):
+    """A corpus as one flat id array with sentence and paragraph bounds."""
+    ids: np.ndarray              # (num_tokens,) int32
+    sentence_starts: np.ndarray  # (num_sentences,) offset into ids
+    sentence_lens: np.ndarray    # (num_sentences,)
+    paragraph_starts: np.ndarray  # (num_paragraphs,) first sentence index
+    paragraph_lens: np.ndarray   # (num_paragraphs,) sentences per paragraph
+
+
+def get_tokens_and_segments(tokens_a, tokens_b=None):
+    """Return BERT input tokens and segment ids for one or two sentences."""
+    tokens = ['<cls>'] + tokens_a + ['<sep>']
+    # 0 and 1 mark segments A and B
+    segments = [0] * (len(tokens_a) + 2)
+    if tokens_b is not None:
+        tokens += tokens_b + ['<sep>']
+        segments += [1] * (len(tokens_b) + 1)
+    return tokens, segments
+
+
+def encode_corpus(paragraphs, vocab=None, min_freq=5):
+    """Tokenize paragraphs into words and ids; build d2l's vocab if None.
+
+    Tokens are d2l's: paragraphs split on ' . ' into sentences, sentences on
+    whitespace. The corpus is split once as a whole, with marker tokens
+    between sentences and paragraphs, and factorized by pandas (a C hash
+    table) instead of looked up word by word: the result is the same.
+
+    Returns:
+        (EncodedCorpus, vocab).
+    """
+    # Markers that str.split() keeps as words: \x00 between sentences,
+    # \x01 between paragraphs
+    words = ' \x01 '.join(p.replace(' . ', ' \x00 ')
+                          for p in paragraphs).split()
+    codes, uniques = pd.factorize(np.asarray(words, dtype=object))
+    del words
+    if vocab is None:
+        counts = np.bincount(codes, minlength=len(uniques))
+        # d2l.Vocab counts its tokens with collections.Counter, which takes
+        # a mapping of counts as well as a list of words
+        vocab = d2l.Vocab(collections.Counter(
+            {w: int(c) for w, c in zip(uniques, counts)
+             if w not in _MARKERS}), min_freq=min_freq,
+            reserved_tokens=RESERVED_TOKENS)
+    lookup, unk = vocab.token_to_idx.get, vocab.unk
+    table = np.array([_MARKERS.get(w, None) or lookup(w, unk)
+                      for w in uniques], dtype=np.int32)
+    all_ids = table[codes]  # (num_words + num_markers,)
+    is_word = all_ids >= 0
+    markers = all_ids[~is_word]
+    # Sentence k of the corpus follows the k-th marker
+    sentence_lens = np.bincount(np.cumsum(~is_word)[is_word],
+                                minlength=len(markers) + 1)
+    paragraph_of_sentence = np.concatenate(
+        [[0], np.cumsum(markers == _MARKERS['\x01'])])
+    paragraph_lens = np.bincount(paragraph_of_sentence)
+    return EncodedCorpus(
+        all_ids[is_word], np.cumsum(sentence_lens) - sentence_lens,
+        sentence_lens, np.cumsum(paragraph_lens) - paragraph_lens,
+        paragraph_lens), vocab
+
+
+def make_sentence_pairs(enc, vocab, max_len, rng, nsp=True, nsp_rate=0.5):
+    """Build d2l's NSP examples: adjacent pairs, some B drawn at random.
+
+    Each adjacent sentence pair of a paragraph is kept with probability
+    1 - nsp_rate (label 1); otherwise B becomes a random sentence of a random
+    paragraph (label 0). Pairs longer than `max_len` with <cls> and two <sep>
+    are skipped, as d2l skips them.
+    """
+    is_last = np.zeros(len(enc.sentence_lens), dtype=bool)
+    is_last[enc.paragraph_starts + enc.paragraph_lens - 1] = True
+    a = np.flatnonzero(~is_last)
+    if nsp:
+        is_next = rng.random(len(a)) >= nsp_rate
+        para = rng.integers(len(enc.paragraph_lens), size=len(a))
+        random_b = enc.paragraph_starts[para] + (
+            rng.random(len(a)) * enc.paragraph_lens[para]).astype(np.int64)
+        b = np.where(is_next, a + 1, random_b)
+    else:
+        is_next, b = np.ones(len(a), dtype=bool), a + 1
+    len_a, len_b = enc.sentence_lens[a], enc.sentence_lens[b]
+    keep = len_a + len_b + 3 <= max_len
+    if not keep.any():
+        shortest = int((len_a + len_b).min()) + 3 if len(a) else 'a pair'
+        raise ValueError(f'max_len={max_len} is too small: no sentence pair '
+                         f'of the corpus fits (the shortest needs {shortest})')
+    a, b, is_next = a[keep], b[keep], is_next[keep]
+    len_a, len_b = len_a[keep, None], len_b[keep, None]  # (n, 1)
+    pos = np.arange(max_len)[None, :]  # (1, max_len)
+    in_a = (pos >= 1) & (pos <= len_a)
+    in_b = (pos >= len_a + 2) & (pos <= len_a + len_b + 1)
+    # Index into the flat ids; clipped where unused, masked out below
+    idx_a = np.clip(enc.sentence_starts[a, None] + pos - 1, 0,
+                    len(enc.ids) - 1)  # (n, max_len)
+    idx_b = np.clip(enc.sentence_starts[b, None] + pos - len_a - 2, 0,
+                    len(enc.ids) - 1)  # (n, max_len)
+    tokens = np.full(idx_a.shape, vocab['<pad>'], dtype=np.int32)
+    tokens[:, 0] = vocab['<cls>']
+    tokens = np.where(in_a, enc.ids[idx_a], tokens)
+    tokens = np.where(in_b, enc.ids[idx_b], tokens)
+    is_sep = (pos == len_a + 1) | (pos == len_a + len_b + 2)
+    tokens = np.where(is_sep, vocab['<sep>'], tokens).astype(np.int32)
+    segments = ((pos >= len_a + 2) & (pos <= len_a + len_b + 2))
+    return SentencePairs(tokens, segments.astype(np.int32),
+                         (len_a + len_b + 3)[:, 0].astype(np.int32),
+                         is_next.astype(np.int32))
+
+
+def num_mlm_preds(valid_lens, num_candidates, mask_rate, num_slots):
+    """Predictions per sequence: d2l's max(1, round(rate * len)), bounded.
+
+    Python's and TensorFlow's round both round half to even. At mask_rate 0
+    there are no predictions (d2l's max(1, ...) would force one).
+    """
+    n = tf.cast(tf.round(mask_rate * tf.cast(valid_lens, tf.float32)),
+                tf.int32)
+    if mask_rate > 0:
+        n = tf.maximum(n, 1)
+    return tf.minimum(tf.minimum(n, num_candidates), num_slots)
+
+
+def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
+                mask_split=(0.8, 0.1, 0.1), num_slots=10):
+    """Draw MLM predictions for sequences; return masked tokens and targets.
+
+    Positions are drawn uniformly among the non-special tokens (never <cls>,
+    <sep> or <pad>) and sorted, as d2l does. Each becomes <mask>, a random
+    token or stays, by `mask_split`. Unlike d2l, which may draw any token
+    including the specials, the random token comes from the non-special
+    vocabulary (<unk> is a corpus word and counts as non-special).
+
+    Args:
+        tokens: (batch, max_len) int32 ids.
+        valid_lens: (batch,) int32 lengths before padding.
+        seed: a stateless seed, shape (2,) int.
+    Returns:
+        (masked tokens, pred_positions, mlm_weights, mlm_Y).
+    """
+    tokens = tf.convert_to_tensor(tokens, tf.int32)
+    valid_lens = tf.convert_to_tensor(valid_lens, tf.int32)
+    seeds = tf.random.experimental.stateless_split(seed, 3)  # (3, 2)
+    max_len = tf.shape(tokens)[1]
+    pos = tf.range(max_len)[None, :]  # (1, max_len)
+    is_candidate = ((tokens != vocab['<cls>']) & (tokens != vocab['<sep>'])
+                    & (pos < valid_lens[:, None]))
+    num_preds = num_mlm_preds(
+        valid_lens, tf.reduce_sum(tf.cast(is_candidate, tf.int32), 1),
+        mask_rate, num_slots)  # (batch,)
+    # A random order of the candidates first, non-candidates after them
+    keys = tf.random.stateless_uniform(tf.shape(tokens), seeds[0])
+    keys = tf.where(is_candidate, keys, 2.0)
+    drawn = tf.argsort(keys, axis=1, stable=True)[:, :num_slots]
+    is_pred = tf.range(num_slots)[None, :] < num_preds[:, None]
+    # Sorted positions, the predictions first: (batch, num_slots)
+    pred_positions = tf.sort(tf.where(is_pred, drawn, max_len), axis=1)
+    pred_positions = tf.where(is_pred, pred_positions, 0)
+    labels = tf.gather(tokens, pred_positions, batch_dims=1)  # (batch, slots)
+    labels = tf.where(is_pred, labels, 0)
+    # Replacement of each prediction: <mask>, a random token, or itself
+    u = tf.random.stateless_uniform(tf.shape(pred_positions), seeds[1])
+    non_special = tf.constant(
+        [i for i, t in enumerate(vocab.idx_to_token)
+         if t not in RESERVED_TOKENS], tf.int32)
+    random_tokens = tf.gather(non_special, tf.random.stateless_uniform(
+        tf.shape(pred_positions), seeds[2], maxval=tf.size(non_special),
+        dtype=tf.int32))  # (batch, slots)
+    p_mask, p_random, _ = mask_split
+    replacement = tf.where(
+        u < p_mask, vocab['<mask>'],
+        tf.where(u < p_mask + p_random, random_tokens, labels))
+    # Scatter the replacements of real predictions into the sequences
+    rows = tf.broadcast_to(tf.range(tf.shape(tokens)[0])[:, None],
+                           tf.shape(pred_positions))  # (batch, slots)
+    index = tf.boolean_mask(tf.stack([rows, pred_positions], -1), is_pred)
+    masked = tf.tensor_scatter_nd_update(
+        tokens, index, tf.boolean_mask(replacement, is_pred))
+    return masked, pred_positions, tf.cast(is_pred, tf.float32), labels
+
+
+def load_corpus(data_dir=None, split='train', vocab=None, min_freq=5,
+                verify=True):
+    """Read a split and return (encoded corpus, vocab built from it if None)."""
+    data_dir = corpus.find_data_dir(data_dir)
+    paragraphs = corpus.read_paragraphs(data_dir, split, verify=verify)
+    return encode_corpus(paragraphs, vocab, min_freq)
+
+
+def make_dataset(pairs, vocab, config, shuffle=True, drop_remainder=False):
+    """Return a shuffled, batched, prefetched tf.data.Dataset of BERTBatch."""
+    n = len(pairs.tokens)
+    masker = dict(vocab=vocab, mask_rate=config.mask_rate,
+                  mask_split=config.mask_split,
+                  num_slots=config.num_pred_slots)
+    if config.masking == 'static':  # d2l: one draw of masks, kept for good
+        masked = mask_tokens(pairs.tokens, pairs.valid_lens,
+                             tf.constant([config.seed, 0]), **masker)
+        columns = BERTBatch(masked[0], pairs.segments, pairs.valid_lens,
+                            *masked[1:], pairs.nsp_y)
+    else:
+        columns = pairs
+    columns = tf.nest.map_structure(tf.constant, columns)
+    index = tf.data.Dataset.range(n)
+    if shuffle:
+        index = index.shuffle(n, seed=config.seed,
+                              reshuffle_each_iteration=True)
+    index = index.batch(config.batch_size, drop_remainder=drop_remainder)
+
+    def gather(idx):
+        return tf.nest.map_structure(lambda c: tf.gather(c, idx), columns)
+
+    if config.masking == 'static':
+        ds = index.map(gather)
+    else:  # fresh masks for every batch of every epoch, from the seed
+        seeds = tf.data.Dataset.random(
+            seed=config.seed, rerandomize_each_iteration=True).batch(2)
+
+        def gather_and_mask(idx, seed):
+            p = gather(idx)
+            masked = mask_tokens(p.tokens, p.valid_lens, seed, **masker)
+            return BERTBatch(masked[0], p.segments, p.valid_lens,
+                             *masked[1:], p.nsp_y)
+
+        ds = tf.data.Dataset.zip(index, seeds).map(
+            gather_and_mask, num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_data_wiki(batch_size, max_len, data_dir=None, *, split='train',
+                   vocab=None, config=None, verify=True, shuffle=True,
+                   drop_remainder=False, **overrides):
+    """Load WikiText-2 as BERT pretraining batches; return (data_iter, vocab).
+
+    Args:
+        batch_size, max_len: as d2l's `load_data_wiki`.
+        data_dir: the WikiText-2 directory; else $SANDBOX_WIKITEXT_DIR, the
+            cache, or a verified download.
+        split: 'train', 'valid' or 'test'.
+        vocab: the vocabulary to use (pass the train one for valid/test);
+            built from this split when None.
+        config: a DataConfig; `batch_size`, `max_len` and `overrides`
+            (any DataConfig field, e.g. mask_rate=0.4) replace its fields.
+        verify: check the files' sha1 against the official release.
+    """
+    config = (config or DataConfig()).replace(
+        batch_size=batch_size, max_len=max_len, **overrides)
+    enc, vocab = load_corpus(data_dir, split, vocab, config.min_freq, verify)
+    rng = np.random.default_rng(config.seed)
+    pairs = make_sentence_pairs(enc, vocab, config.max_len, rng,
+                                config.nsp, config.nsp_rate)
+    return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
