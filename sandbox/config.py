@@ -103,7 +103,7 @@ class ModelConfig(_Config):
     ffn_num_hiddens: int = 256     # width of the position-wise FFN
     num_heads: int = 2             # attention heads per block
     num_blks: int = 2              # Transformer encoder blocks
-    dropout: float = 0.2           # on residual branches and embeddings' sum
+    dropout: float = 0.2           # on residual branches (d2l's AddNorm)
     attention_dropout: float = 0.2  # on attention weights (d2l: = dropout)
     max_len: int = 1000            # positional capacity
     norm_first: bool = False       # pre-LN if True; d2l is post-LN
