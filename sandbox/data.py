@@ -1,5 +1,6 @@
 """WikiText-2 sentence-pair batches for BERT pretraining (d2l's semantics)."""
 import collections
+import pathlib
 from typing import NamedTuple
 
 import numpy as np
@@ -286,3 +287,19 @@ def load_data_wiki(batch_size, max_len, data_dir=None, *, split='train',
     pairs = make_sentence_pairs(enc, vocab, config.max_len, rng,
                                 config.nsp, config.nsp_rate)
     return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
+
+
+def save_vocab(vocab, path):
+    """Write the vocabulary's tokens, one per line in id order."""
+    text = ''.join(f'{token}\n' for token in vocab.idx_to_token)
+    pathlib.Path(path).write_text(text, encoding='utf-8')
+
+
+def load_vocab(path):
+    """Read a vocabulary saved by save_vocab (same ids, same tokens)."""
+    tokens = pathlib.Path(path).read_text(encoding='utf-8').split('\n')[:-1]
+    # d2l.Vocab sorts its tokens, and saved ones are sorted already
+    vocab = d2l.Vocab(tokens, reserved_tokens=RESERVED_TOKENS)
+    if vocab.idx_to_token != tokens:
+        raise ValueError(f'{path} is not a vocabulary saved by save_vocab')
+    return vocab

@@ -1,0 +1,101 @@
+"""One pretraining run end to end: data, model, training, its own folder."""
+import datetime
+import pathlib
+import platform
+
+import keras
+import tensorflow as tf
+
+from sandbox import data
+from sandbox.config import DataConfig, ModelConfig, TrainConfig
+from sandbox.model import bert_from_config
+from sandbox.plot import LossPlot, atomic_save
+from sandbox.runlog import RunLogger, write_json
+from sandbox.train import train_bert
+
+RUNS_ROOT = pathlib.Path('plots') / 'runs'
+
+
+def new_run_dir(root=RUNS_ROOT, name='run'):
+    """Return a fresh, timestamped folder under `root`."""
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    path = pathlib.Path(root) / f'{stamp}-{name}'
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def validation_config(data_config):
+    """Validation batches: BERT's standard 15% masking, 80/10/10, static."""
+    return data_config.replace(mask_rate=0.15, mask_split=(0.8, 0.1, 0.1),
+                               max_preds=None, masking='static')
+
+
+def build_model(model_config, vocab_size, train_config):
+    """Seed Keras and build a BERTModel in the training dtype policy."""
+    keras.utils.set_random_seed(train_config.seed)
+    net = bert_from_config(model_config, vocab_size,
+                           dtype=train_config.dtype_policy)
+    return net
+
+
+def save_run_model(net, vocab, run_dir):
+    """Save model.keras and vocab.txt into `run_dir`, each atomically."""
+    run_dir = pathlib.Path(run_dir)
+    atomic_save(run_dir / 'model.keras', net.save)
+    atomic_save(run_dir / 'vocab.txt',
+                lambda tmp: data.save_vocab(vocab, tmp))
+
+
+def load_run_model(run_dir):
+    """Load (net, vocab) saved by a pretraining run."""
+    run_dir = pathlib.Path(run_dir)
+    for name in ('model.keras', 'vocab.txt'):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f'run_dir: {run_dir / name} does not '
+                                    'exist (not a finished run folder?)')
+    net = keras.saving.load_model(run_dir / 'model.keras')
+    return net, data.load_vocab(run_dir / 'vocab.txt')
+
+
+def pretrain(data_config=None, model_config=None, train_config=None,
+             data_dir=None, run_dir=None, plot=True, verbose=True,
+             strategy=None, verify=True):
+    """Pretrain a BERT on WikiText-2 and write its run folder.
+
+    The folder holds config.json, metrics.csv (a row a step), TensorBoard
+    scalars, loss.png / loss.gif, and the trained model.keras + vocab.txt.
+    `verify=False` reads a corpus of your own (no sha1 check).
+    Returns a dict with net, vocab, history and run_dir.
+    """
+    data_config = data_config or DataConfig()
+    model_config = model_config or ModelConfig()
+    train_config = train_config or TrainConfig()
+    run_dir = pathlib.Path(run_dir) if run_dir else new_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_iter, vocab = data.load_data_wiki(
+        data_config.batch_size, data_config.max_len, data_dir,
+        config=data_config, verify=verify, drop_remainder=True)
+    val_iter, _ = data.load_data_wiki(
+        data_config.batch_size, data_config.max_len, data_dir, split='valid',
+        vocab=vocab, config=validation_config(data_config), shuffle=False,
+        verify=verify)
+    write_json(run_dir / 'config.json', {
+        'data': data_config.to_dict(), 'model': model_config.to_dict(),
+        'train': train_config.to_dict(), 'vocab_size': len(vocab),
+        'versions': {'tensorflow': tf.__version__,
+                     'keras': keras.__version__,
+                     'python': platform.python_version()}})
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        net = build_model(model_config, len(vocab), train_config)
+    callbacks = [RunLogger(run_dir)]
+    if plot:
+        callbacks.append(LossPlot(run_dir, train_config.num_steps))
+    if verbose:
+        print(f'run folder: {run_dir}')
+    history = train_bert(train_iter, net, len(vocab), config=train_config,
+                         val_iter=val_iter, callbacks=callbacks,
+                         strategy=strategy, verbose=verbose)
+    save_run_model(net, vocab, run_dir)
+    return {'net': net, 'vocab': vocab, 'history': history,
+            'run_dir': run_dir}

@@ -1,0 +1,60 @@
+"""A run's folder: its config, per-step metrics as CSV, TensorBoard scalars."""
+import csv
+import json
+import pathlib
+
+import tensorflow as tf
+
+from sandbox.plot import atomic_save
+
+COLUMNS = ('step', 'l', 'mlm_l', 'nsp_l', 'mlm_acc', 'nsp_acc', 'lr',
+           'pairs_per_sec', 'val_mlm_l', 'val_mlm_acc', 'val_ppl',
+           'val_nsp_l', 'val_nsp_acc')
+
+
+def write_json(path, obj):
+    """Write `obj` as indented JSON, atomically."""
+    def save(tmp):
+        with open(tmp, 'w') as f:
+            json.dump(obj, f, indent=2)
+            f.write('\n')
+    atomic_save(path, save)
+
+
+def read_metrics(run_dir):
+    """Read a run's metrics.csv as a list of dicts of floats (None if blank)."""
+    with open(pathlib.Path(run_dir) / 'metrics.csv', newline='') as f:
+        return [{k: (float(v) if v != '' else None) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+class RunLogger:
+    """A training callback writing metrics.csv and TensorBoard scalars."""
+
+    def __init__(self, run_dir, tensorboard=True):
+        self.run_dir = pathlib.Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / 'metrics.csv'
+        new = not path.exists() or path.stat().st_size == 0
+        self._file = open(path, 'a', newline='')
+        self._csv = csv.DictWriter(self._file, COLUMNS, extrasaction='ignore')
+        if new:
+            self._csv.writeheader()
+        self._writer = tf.summary.create_file_writer(
+            str(self.run_dir / 'tensorboard')) if tensorboard else None
+
+    def on_step(self, step, row):
+        """Append the step's row (flushed, so a crash loses nothing)."""
+        self._csv.writerow(row)
+        self._file.flush()
+        if self._writer is not None:
+            with self._writer.as_default(step=step):
+                for key in COLUMNS[1:]:
+                    if row.get(key) is not None:
+                        tf.summary.scalar(key, row[key])
+
+    def on_end(self, history):
+        """Close the files."""
+        self._file.close()
+        if self._writer is not None:
+            self._writer.close()

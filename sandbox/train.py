@@ -1,0 +1,271 @@
+"""Pretraining: the compiled train step, validation and d2l's train_bert."""
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from d2l import tensorflow as d2l
+
+from sandbox.config import TrainConfig
+from sandbox.loss import get_batch_loss_bert
+
+# What a step reports: the loss parts, the total and the accuracies
+METRICS = ('mlm_l', 'nsp_l', 'l', 'mlm_acc', 'nsp_acc')
+
+
+def learning_rate(config):
+    """Adam's learning rate: constant, or warm-up and decay per config."""
+    if config.warmup_steps == 0 and config.decay == 'constant':
+        return config.lr
+    return WarmupDecay(config.lr, config.warmup_steps, config.num_steps,
+                       config.decay)
+
+
+@keras.saving.register_keras_serializable(package='sandbox')
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `lr`, then constant or linear decay to 0."""
+
+    def __init__(self, lr, warmup_steps, num_steps, decay='linear'):
+        self.lr, self.warmup_steps = lr, warmup_steps
+        self.num_steps, self.decay = num_steps, decay
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32) + 1.0  # the step being taken
+        warm = self.lr * tf.minimum(1.0, step / max(1, self.warmup_steps))
+        if self.decay == 'constant':
+            return warm
+        frac = (step - self.warmup_steps) / max(
+            1, self.num_steps - self.warmup_steps)
+        return tf.where(step <= self.warmup_steps, warm,
+                        self.lr * tf.maximum(0.0, 1.0 - frac))
+
+    def get_config(self):
+        return {'lr': self.lr, 'warmup_steps': self.warmup_steps,
+                'num_steps': self.num_steps, 'decay': self.decay}
+
+
+def make_optimizer(config):
+    """Return Adam with the config's schedule and optional clipping."""
+    return keras.optimizers.Adam(learning_rate(config),
+                                 global_clipnorm=config.clip_norm)
+
+
+def strategy_for(devices=None):
+    """Return a tf.distribute strategy over `devices` (all visible if None).
+
+    One device runs under the default strategy; several under
+    MirroredStrategy, which splits each global batch across them. On many
+    machines, create a MultiWorkerMirroredStrategy yourself and pass it to
+    `train_bert` as `strategy=`: the step code is the same.
+    """
+    if devices is None:
+        devices = [d.name for d in tf.config.list_logical_devices('GPU')] \
+            or [tf.config.list_logical_devices('CPU')[0].name]
+    devices = [getattr(d, 'name', d) for d in devices]
+    if len(devices) == 1:
+        return tf.distribute.get_strategy()
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def _global_parts(loss, batch):
+    """Rescale a replica's mean losses to its share of the global means.
+
+    The MLM mean of a global batch is sum(ce * w) / sum(w) over all
+    replicas, so each replica's weighted mean is multiplied by its share of
+    the weights (its share of the pairs for NSP); summed over replicas, the
+    parts equal the single-device losses of the same global batch.
+    """
+    ctx = tf.distribute.get_replica_context()
+    w = tf.reduce_sum(tf.cast(batch.mlm_weights, tf.float32))
+    n = tf.cast(tf.shape(batch.nsp_y)[0], tf.float32)
+    w_all, n_all = ctx.all_reduce('sum', [w, n])
+    mlm_share, nsp_share = tf.math.divide_no_nan(w, w_all), n / n_all
+    return {'mlm_l': loss.mlm_l * mlm_share, 'nsp_l': loss.nsp_l * nsp_share,
+            'mlm_acc': loss.mlm_acc * mlm_share,
+            'nsp_acc': loss.nsp_acc * nsp_share}
+
+
+def make_train_step(net, optimizer, config, strategy):
+    """Return a compiled step: batch -> dict of METRICS (global means)."""
+    mlm_weight, nsp_weight = config.mlm_weight, config.nsp_weight
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            parts = _global_parts(get_batch_loss_bert(net, batch), batch)
+            parts['l'] = mlm_weight * parts['mlm_l'] + \
+                nsp_weight * parts['nsp_l']
+            scaled = optimizer.scale_loss(parts['l'])
+        grads = tape.gradient(scaled, net.trainable_variables)
+        optimizer.apply_gradients(zip(grads, net.trainable_variables))
+        return parts
+
+    @tf.function(jit_compile=config.jit_compile, reduce_retracing=True)
+    def step(batch):
+        parts = strategy.run(replica_step, args=(batch,))
+        return {k: strategy.reduce('SUM', v, axis=None)
+                for k, v in parts.items()}
+
+    return step
+
+
+def make_eval_step(net, strategy):
+    """Return a compiled step: batch -> weighted sums of loss and accuracy."""
+
+    def replica_step(batch):
+        loss = get_batch_loss_bert(net, batch, training=False)
+        w = tf.reduce_sum(tf.cast(batch.mlm_weights, tf.float32))
+        n = tf.cast(tf.shape(batch.nsp_y)[0], tf.float32)
+        return {'mlm_l': loss.mlm_l * w, 'mlm_acc': loss.mlm_acc * w,
+                'nsp_l': loss.nsp_l * n, 'nsp_acc': loss.nsp_acc * n,
+                'w': w, 'n': n}
+
+    @tf.function(reduce_retracing=True)
+    def step(batch):
+        sums = strategy.run(replica_step, args=(batch,))
+        return {k: strategy.reduce('SUM', v, axis=None)
+                for k, v in sums.items()}
+
+    return step
+
+
+def evaluate(net, data_iter, num_batches=None, strategy=None, step=None):
+    """Validation metrics over `num_batches` of `data_iter` (all if None).
+
+    Batches are combined by their MLM weights and pair counts, so the result
+    is the weighted mean over all predictions, as one big batch would give.
+    Returns val_mlm_l, val_mlm_acc, val_ppl (exp of val_mlm_l), val_nsp_l,
+    val_nsp_acc. Pass `step` (make_eval_step's) to reuse its trace.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    step = step or make_eval_step(net, strategy)
+    if num_batches is not None:
+        data_iter = data_iter.take(num_batches)
+    total = {}
+    for batch in _distribute(data_iter, strategy):
+        for k, v in step(batch).items():
+            total[k] = total.get(k, 0.0) + float(v)
+    w, n = max(total['w'], 1e-12), max(total['n'], 1.0)
+    return {'val_mlm_l': total['mlm_l'] / w,
+            'val_mlm_acc': total['mlm_acc'] / w,
+            'val_ppl': math.exp(min(total['mlm_l'] / w, 700.0)),
+            'val_nsp_l': total['nsp_l'] / n,
+            'val_nsp_acc': total['nsp_acc'] / n}
+
+
+def _distribute(dataset, strategy):
+    """The dataset as the strategy's replicas take it."""
+    if strategy.num_replicas_in_sync == 1:
+        return dataset
+    return strategy.experimental_distribute_dataset(dataset)
+
+
+def check_batch(net, batch, vocab_size):
+    """Raise ValueError naming the field when a batch cannot fit `net`."""
+    if net.vocab_size != vocab_size:
+        raise ValueError(f'vocab_size={vocab_size} but the model was built '
+                         f'for {net.vocab_size} tokens')
+    tokens = batch.tokens.numpy()
+    if tokens.min() < 0 or tokens.max() >= vocab_size:
+        raise ValueError(f'tokens: ids must lie in [0, {vocab_size - 1}], '
+                         f'found {tokens.min()}..{tokens.max()}')
+    if tokens.shape[1] > net.max_len:
+        raise ValueError(f'max_len: batches of {tokens.shape[1]} tokens '
+                         f'exceed the model positional capacity max_len='
+                         f'{net.max_len}')
+    b, p = batch.pred_positions.shape
+    for name in ('mlm_weights', 'mlm_Y'):
+        if tuple(getattr(batch, name).shape) != (b, p):
+            raise ValueError(f'{name}: shape {tuple(getattr(batch, name).shape)}'
+                             f' does not match pred_positions {(b, p)}')
+    if tuple(batch.nsp_y.shape) != (b,):
+        raise ValueError(f'nsp_y: shape {tuple(batch.nsp_y.shape)} does not '
+                         f'match the batch size {b}')
+
+
+def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
+               config=None, val_iter=None, callbacks=(), strategy=None,
+               verbose=True):
+    """Pretrain `net` on `train_iter` for `num_steps` steps, as d2l does.
+
+    Args:
+        train_iter: a tf.data.Dataset of BERTBatch; iterated epoch by epoch.
+        net: a BERTModel (built inside `strategy`'s scope if distributed).
+        vocab_size: the vocabulary size (checked against net and batches).
+        devices: device names for the default strategy (all GPUs, else CPU).
+        num_steps: steps to take; overrides config.num_steps when given.
+        config: a TrainConfig (lr, warm-up, loss weights, clipping, ...).
+        val_iter: validation batches, evaluated every config.val_every
+            steps (and at the end).
+        callbacks: objects with on_step(step, row) and on_end(history).
+    Returns:
+        The history: one dict per step (step, METRICS, lr, pairs_per_sec,
+        and val_* at validation steps).
+    """
+    config = config or TrainConfig()
+    if num_steps is not None:
+        config = config.replace(num_steps=num_steps)
+    strategy = strategy or strategy_for(devices)
+    first = next(iter(train_iter))
+    check_batch(net, first, vocab_size)
+    with strategy.scope():
+        if not net.built:
+            net.build()
+        optimizer = make_optimizer(config)
+        optimizer.build(net.trainable_variables)
+    step_fn = make_train_step(net, optimizer, config, strategy)
+    eval_step = make_eval_step(net, strategy)
+    batches = _endless(train_iter, strategy)
+    progbar = keras.utils.Progbar(config.num_steps, verbose=int(verbose),
+                                  stateful_metrics=METRICS + ('pairs/s',))
+    # Sums of MLM loss, NSP loss, pairs, steps (d2l's Accumulator(4))
+    metric, timer, history = d2l.Accumulator(4), d2l.Timer(), []
+    timed_pairs = 0
+    for step in range(1, config.num_steps + 1):
+        batch, num_pairs = next(batches)
+        timer.start()
+        row = {k: float(v) for k, v in step_fn(batch).items()}
+        elapsed = timer.stop()
+        if step > 1:  # the first step traces and compiles: timed apart
+            timed_pairs += num_pairs
+        metric.add(row['mlm_l'], row['nsp_l'], num_pairs, 1)
+        row['step'] = step
+        row['lr'] = float(optimizer.learning_rate)
+        row['pairs_per_sec'] = num_pairs / elapsed
+        if val_iter is not None and (step == config.num_steps or (
+                config.val_every and step % config.val_every == 0)):
+            row.update(evaluate(net, val_iter, config.val_batches, strategy,
+                                eval_step))
+        history.append(row)
+        progbar.update(step, [(k, row[k]) for k in METRICS[:3]] +
+                       [('pairs/s', row['pairs_per_sec'])])
+        for callback in callbacks:
+            callback.on_step(step, row)
+    times = timer.times
+    rate = timed_pairs / sum(times[1:]) if len(times) > 1 else \
+        metric[2] / sum(times)
+    if verbose:
+        print(f'MLM loss {metric[0] / metric[3]:.3f}, '
+              f'NSP loss {metric[1] / metric[3]:.3f}')
+        print(f'{rate:.1f} sentence pairs/sec on {_device_names(strategy)} '
+              f'(first step, with tracing: {times[0]:.1f} s)')
+    for callback in callbacks:
+        callback.on_end(history)
+    return history
+
+
+def _endless(train_iter, strategy):
+    """Yield (batch, pairs) forever, epoch after epoch, as d2l's loop does."""
+    while True:
+        for batch in _distribute(train_iter, strategy):
+            yield batch, int(np.sum([
+                t.shape[0] for t in strategy.experimental_local_results(
+                    batch.nsp_y)]))
+
+
+def _device_names(strategy):
+    """The devices a strategy runs on, as d2l prints them."""
+    if strategy.num_replicas_in_sync > 1:
+        return list(strategy.extended.worker_devices)
+    return [d.name for d in (tf.config.list_logical_devices('GPU')
+                             or tf.config.list_logical_devices('CPU'))[:1]]
