@@ -1,35 +1,186 @@
-"""Command line: python -m sandbox {pretrain} --help."""
+"""Command line: python -m sandbox {pretrain,probe} --help."""
 import argparse
-import time
+import ast
+import dataclasses
+import sys
 
-from sandbox import data
+from sandbox.config import (MODEL_PRESETS, ConfigError, DataConfig,
+                            ModelConfig, TrainConfig)
+
+SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
+# Flag -> (section, field); each flag's default is the config's default
+FLAGS = {
+    'steps': ('train', 'num_steps'), 'lr': ('train', 'lr'),
+    'warmup_steps': ('train', 'warmup_steps'), 'decay': ('train', 'decay'),
+    'mlm_weight': ('train', 'mlm_weight'),
+    'nsp_weight': ('train', 'nsp_weight'),
+    'clip_norm': ('train', 'clip_norm'), 'seed': ('train', 'seed'),
+    'val_every': ('train', 'val_every'),
+    'val_batches': ('train', 'val_batches'),
+    'dtype': ('train', 'dtype_policy'),
+    'batch_size': ('data', 'batch_size'), 'max_len': ('data', 'max_len'),
+    'mask_rate': ('data', 'mask_rate'), 'masking': ('data', 'masking'),
+}
 
 
-def summarise(args):
-    """Build the WikiText-2 batches and print what they hold."""
-    start = time.perf_counter()
-    train_iter, vocab = data.load_data_wiki(args.batch_size, args.max_len,
-                                            args.data_dir)
-    batch = next(iter(train_iter))
-    print(f'{len(vocab):,} tokens in the vocabulary, '
-          f'{len(train_iter):,} batches of {args.batch_size} '
-          f'(built in {time.perf_counter() - start:.2f} s)')
-    for name, value in batch._asdict().items():
-        print(f'{name:>15} {value.dtype.name:>8} {tuple(value.shape)}')
-    tokens = vocab.to_tokens(batch.tokens[0][:batch.valid_lens[0]].numpy())
-    print('first pair:', ' '.join(tokens))
+def parse_value(text):
+    """A Python literal if `text` is one (1, 0.5, True, (1, 0)), else text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_set(items):
+    """Parse `section.field=value` overrides into {section: {field: value}}."""
+    out = {name: {} for name in SECTIONS}
+    for item in items:
+        key, sep, value = item.partition('=')
+        section, _, field = key.partition('.')
+        if not sep or section not in SECTIONS:
+            raise SystemExit(f'--set {item!r}: expected section.field=value '
+                             f'with section in {sorted(SECTIONS)}')
+        names = {f.name for f in dataclasses.fields(SECTIONS[section])}
+        if field not in names:
+            raise SystemExit(f'--set {item!r}: unknown {section} field '
+                             f'{field!r}; known: {sorted(names)}')
+        out[section][field] = parse_value(value)
+    return out
+
+
+def configs_from_args(args):
+    """Build (DataConfig, ModelConfig, TrainConfig) from parsed arguments."""
+    changes = parse_set(args.set)
+    for flag, (section, field) in FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            changes[section][field] = value
+    if args.mask_split is not None:
+        changes['data']['mask_split'] = tuple(args.mask_split)
+    if args.no_nsp:
+        changes['data']['nsp'] = False
+        changes['train']['nsp_weight'] = 0.0
+    if args.xla:
+        changes['train']['jit_compile'] = True
+    data = DataConfig().replace(seed=changes['train'].get('seed', 0),
+                                **changes['data'])
+    model = MODEL_PRESETS[args.preset].replace(**changes['model'])
+    return data, model, TrainConfig().replace(**changes['train'])
+
+
+def add_pretrain(sub):
+    """The `pretrain` subcommand's arguments."""
+    p = sub.add_parser(
+        'pretrain', help='pretrain BERT on WikiText-2 with a live loss plot',
+        description='Pretrain BERT (MLM + NSP) on WikiText-2. The defaults '
+        "are d2l's run: the d2l preset (2 blocks, 128 hidden, 2 heads, ffn "
+        '256), batch 512, max_len 64, Adam at lr 0.01, 50 steps. The run '
+        'folder gets config.json, metrics.csv, loss.png (rewritten as '
+        'training goes: open it to watch), loss.gif, TensorBoard scalars, '
+        'model.keras and vocab.txt.')
+    p.add_argument('--preset', default='d2l', choices=sorted(MODEL_PRESETS),
+                   help='model size (default: d2l)')
+    p.add_argument('--data-dir', help='WikiText-2 folder (default: '
+                   '$SANDBOX_WIKITEXT_DIR, the cache, or a download)')
+    p.add_argument('--no-verify', action='store_true',
+                   help='read a corpus of your own (skip the sha1 check)')
+    p.add_argument('--out', help='run folder (default: plots/runs/<time>-'
+                   '<preset>)')
+    for flag, (section, field) in FLAGS.items():
+        f = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[field]
+        kind = {'int': int, 'float': float}.get(
+            getattr(f.type, '__name__', str(f.type)), parse_value)
+        p.add_argument('--' + flag.replace('_', '-'), type=kind,
+                       default=None, metavar=field.upper(),
+                       help=f'{section}.{field} (default: {f.default})')
+    p.add_argument('--mask-split', type=float, nargs=3, default=None,
+                   metavar=('MASK', 'RANDOM', 'KEEP'),
+                   help='data.mask_split (default: 0.8 0.1 0.1)')
+    p.add_argument('--no-nsp', action='store_true',
+                   help='MLM only: no random pairs, nsp_weight 0')
+    p.add_argument('--xla', action='store_true',
+                   help='XLA-compile the train step (train.jit_compile)')
+    p.add_argument('--set', action='append', default=[],
+                   metavar='SECTION.FIELD=VALUE',
+                   help='any config field, e.g. --set model.num_blks=4 '
+                   '(repeatable)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(run=run_pretrain)
+
+
+def run_pretrain(args):
+    """Pretrain and print where the run went."""
+    from sandbox import pretrain
+    data, model, train = configs_from_args(args)
+    out = pretrain.pretrain(
+        data, model, train, data_dir=args.data_dir,
+        run_dir=args.out or pretrain.new_run_dir(name=args.preset),
+        verify=not args.no_verify, verbose=not args.quiet)
+    last = out['history'][-1]
+    if 'val_mlm_l' in last:
+        print(f"validation: MLM loss {last['val_mlm_l']:.3f} (perplexity "
+              f"{last['val_ppl']:.1f}), MLM accuracy "
+              f"{last['val_mlm_acc']:.3f}, NSP accuracy "
+              f"{last['val_nsp_acc']:.3f}")
+    from sandbox.probe import crane_probe
+    print(f"crane probe: cosine {crane_probe(out['net'], out['vocab']):.3f} "
+          'between "a crane is flying" and "a crane driver came"')
+    print(f"run folder: {out['run_dir']} (loss.png, loss.gif, metrics.csv)")
+
+
+def add_probe(sub):
+    """The `probe` subcommand's arguments."""
+    p = sub.add_parser(
+        'probe', help='probe a pretrained model',
+        description='Load a run folder (model.keras + vocab.txt) and print '
+        'the "crane" probe, the cosine of a word across two contexts, and '
+        'top-k fill-mask predictions. Sentences are space-separated words; '
+        'words outside the vocabulary are read as <unk> with a warning.')
+    p.add_argument('run_dir', help='a finished pretraining run folder')
+    p.add_argument('--word', help='a word to compare across --context A '
+                   '--context B')
+    p.add_argument('--context', action='append', default=[],
+                   help='a sentence containing --word (give two)')
+    p.add_argument('--fill', action='append', default=[],
+                   help='a sentence with <mask> tokens to fill (repeatable)')
+    p.add_argument('--top-k', type=int, default=5)
+    p.set_defaults(run=run_probe)
+
+
+def run_probe(args):
+    """Print the requested probes of a saved model."""
+    from sandbox import probe
+    from sandbox.pretrain import load_run_model
+    net, vocab = load_run_model(args.run_dir)
+    print(f'crane probe: cosine {probe.crane_probe(net, vocab):.3f}')
+    if args.word:
+        if len(args.context) != 2:
+            raise SystemExit('--word needs exactly two --context sentences')
+        vectors = probe.word_in_contexts(
+            net, vocab, args.word, [(c.lower().split(), None)
+                                    for c in args.context])
+        print(f'{args.word!r}: cosine {probe.cosine(*vectors):.3f} across '
+              'the two contexts')
+    for sentence in args.fill:
+        for i, top in enumerate(probe.fill_mask(
+                net, vocab, sentence.lower().split(), k=args.top_k)):
+            print(f'{sentence!r} mask {i + 1}: ' + ', '.join(
+                f'{token} {p:.3f}' for token, p in top))
 
 
 def main(argv=None):
     """Parse `argv` and run the subcommand."""
-    parser = argparse.ArgumentParser(prog='python -m sandbox')
+    parser = argparse.ArgumentParser(
+        prog='python -m sandbox',
+        description='A d2l-style sandbox for pretraining BERT in TensorFlow.')
     sub = parser.add_subparsers(dest='command', required=True)
-    pretrain = sub.add_parser('pretrain', help='build batches (model: soon)')
-    pretrain.add_argument('--data-dir', default=None)
-    pretrain.add_argument('--batch-size', type=int, default=512)
-    pretrain.add_argument('--max-len', type=int, default=64)
+    add_pretrain(sub)
+    add_probe(sub)
     args = parser.parse_args(argv)
-    summarise(args)
+    try:
+        args.run(args)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

@@ -4,27 +4,31 @@ import math
 from typing import Optional, Tuple
 
 
+class ConfigError(ValueError, TypeError):
+    """A configuration value of the wrong type or outside its range."""
+
+
 def check_range(name, value, low=None, high=None, *, integer=False,
                 low_open=False):
     """Raise ValueError naming `name` unless `value` lies in [low, high]."""
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f'{name} must be {"an integer" if integer else "a number"}'
+        raise ConfigError(f'{name} must be {"an integer" if integer else "a number"}'
                         f', got {value!r}')
     if not integer and not math.isfinite(value):
-        raise ValueError(f'{name} must be finite, got {value!r}')
+        raise ConfigError(f'{name} must be finite, got {value!r}')
     left = '(' if low_open else '['
     bounds = f'{left}{low if low is not None else "-inf"}, ' \
              f'{high if high is not None else "inf"}]'
     if (low is not None and (value <= low if low_open else value < low)) or \
             (high is not None and value > high):
-        raise ValueError(f'{name} must be in {bounds}, got {value!r}')
+        raise ConfigError(f'{name} must be in {bounds}, got {value!r}')
 
 
 def check_choice(name, value, choices):
     """Raise ValueError naming `name` unless `value` is one of `choices`."""
     if value not in choices:
-        raise ValueError(f'{name} must be one of {sorted(choices)}, '
+        raise ConfigError(f'{name} must be one of {sorted(choices)}, '
                          f'got {value!r}')
 
 
@@ -43,7 +47,7 @@ class _Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f'unknown {cls.__name__} field(s) {unknown}; '
+            raise ConfigError(f'unknown {cls.__name__} field(s) {unknown}; '
                              f'known: {sorted(names)}')
         return cls(**{k: tuple(v) if isinstance(v, list) else v
                       for k, v in d.items()})
@@ -73,17 +77,17 @@ class DataConfig(_Config):
         check_range('min_freq', self.min_freq, 0, integer=True)
         check_range('mask_rate', self.mask_rate, 0, 1)
         if len(self.mask_split) != 3:
-            raise ValueError('mask_split must have 3 parts (mask, random, '
+            raise ConfigError('mask_split must have 3 parts (mask, random, '
                              f'keep), got {self.mask_split!r}')
         for part in self.mask_split:
             check_range('mask_split', part, 0, 1)
         if abs(sum(self.mask_split) - 1) > 1e-6:
-            raise ValueError(f'mask_split must sum to 1, got {self.mask_split!r}')
+            raise ConfigError(f'mask_split must sum to 1, got {self.mask_split!r}')
         if self.max_preds is not None:
             check_range('max_preds', self.max_preds, 1, self.max_len,
                         integer=True)
         if not isinstance(self.nsp, bool):
-            raise TypeError(f'nsp must be a bool, got {self.nsp!r}')
+            raise ConfigError(f'nsp must be a bool, got {self.nsp!r}')
         check_range('nsp_rate', self.nsp_rate, 0, 1)
         check_choice('masking', self.masking, {'static', 'dynamic'})
         check_range('seed', self.seed, 0, integer=True)
@@ -115,7 +119,7 @@ class ModelConfig(_Config):
         check_range('ffn_num_hiddens', self.ffn_num_hiddens, 1, integer=True)
         check_range('num_heads', self.num_heads, 1, integer=True)
         if self.num_hiddens % self.num_heads:
-            raise ValueError(f'num_hiddens ({self.num_hiddens}) must be '
+            raise ConfigError(f'num_hiddens ({self.num_hiddens}) must be '
                              f'divisible by num_heads ({self.num_heads})')
         check_range('num_blks', self.num_blks, 1, integer=True)
         check_range('dropout', self.dropout, 0, 1)
@@ -123,7 +127,7 @@ class ModelConfig(_Config):
         check_range('max_len', self.max_len, 1, integer=True)
         for name in ('norm_first', 'tie_weights'):
             if not isinstance(getattr(self, name), bool):
-                raise TypeError(f'{name} must be a bool, '
+                raise ConfigError(f'{name} must be a bool, '
                                 f'got {getattr(self, name)!r}')
         check_choice('activation', self.activation, {'relu', 'gelu'})
 
@@ -139,7 +143,7 @@ class TrainConfig(_Config):
     nsp_weight: float = 1.0        # weight of the NSP loss (0: MLM only)
     clip_norm: Optional[float] = None  # clip gradients by global norm
     seed: int = 0                  # seeds weight init and dropout
-    val_every: int = 0             # validate every N steps (0: at the end only)
+    val_every: int = 10            # validate every N steps (0: at the end only)
     val_batches: int = 10          # validation batches per evaluation
     dtype_policy: str = 'float32'  # Keras policy: 'float32' / 'mixed_bfloat16'
     jit_compile: bool = False      # XLA-compile the train step
@@ -152,7 +156,7 @@ class TrainConfig(_Config):
         check_range('mlm_weight', self.mlm_weight, 0)
         check_range('nsp_weight', self.nsp_weight, 0)
         if self.mlm_weight == 0 and self.nsp_weight == 0:
-            raise ValueError('mlm_weight and nsp_weight cannot both be 0')
+            raise ConfigError('mlm_weight and nsp_weight cannot both be 0')
         if self.clip_norm is not None:
             check_range('clip_norm', self.clip_norm, 0, low_open=True)
         check_range('seed', self.seed, 0, integer=True)
@@ -161,7 +165,7 @@ class TrainConfig(_Config):
         check_choice('dtype_policy', self.dtype_policy,
                      {'float32', 'mixed_bfloat16', 'mixed_float16'})
         if not isinstance(self.jit_compile, bool):
-            raise TypeError(f'jit_compile must be a bool, '
+            raise ConfigError(f'jit_compile must be a bool, '
                             f'got {self.jit_compile!r}')
 
 

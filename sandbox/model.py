@@ -385,10 +385,12 @@ class BERTModel(keras.Model):
 
     def build(self, *args, **kwargs):
         """Create all weights (MLM head included, whatever the inputs)."""
-        self.encoder.build()
-        self.hidden.build((None, self.num_hiddens))
-        self.mlm.build((None, None, self.num_hiddens))
-        self.nsp.build((None, self.num_hiddens))
+        shapes = {self.encoder: None, self.hidden: (None, self.num_hiddens),
+                  self.mlm: (None, None, self.num_hiddens),
+                  self.nsp: (None, self.num_hiddens)}
+        for layer, shape in shapes.items():  # probing may build the encoder
+            if not layer.built:
+                layer.build(shape) if shape else layer.build()
 
     def call(self, tokens, segments=None, valid_lens=None,
              pred_positions=None, training=None):

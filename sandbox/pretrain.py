@@ -72,6 +72,8 @@ def pretrain(data_config=None, model_config=None, train_config=None,
     train_config = train_config or TrainConfig()
     run_dir = pathlib.Path(run_dir) if run_dir else new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
+    # tf.data's seeded shuffles also read TensorFlow's global seed
+    keras.utils.set_random_seed(train_config.seed)
     train_iter, vocab = data.load_data_wiki(
         data_config.batch_size, data_config.max_len, data_dir,
         config=data_config, verify=verify, drop_remainder=True)

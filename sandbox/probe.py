@@ -7,22 +7,21 @@ import tensorflow as tf
 from sandbox.data import get_tokens_and_segments
 
 
-def _ids(vocab, tokens):
-    """Map tokens to ids; warn once about words outside the vocabulary."""
-    unknown = sorted({t for t in tokens if t not in vocab.token_to_idx})
+def encode_pairs(vocab, pairs):
+    """Pad (tokens_a, tokens_b or None) pairs into (tokens, segments, lens).
+
+    Words outside the vocabulary are read as <unk>, with one warning.
+    """
+    rows = [get_tokens_and_segments(list(a), None if b is None else list(b))
+            for a, b in pairs]
+    unknown = sorted({t for tokens, _ in rows for t in tokens
+                      if t not in vocab.token_to_idx})
     if unknown:
         warnings.warn(f'not in the vocabulary, read as <unk>: {unknown}',
                       stacklevel=3)
-    return [vocab[t] for t in tokens]
-
-
-def encode_pairs(vocab, pairs):
-    """Pad (tokens_a, tokens_b or None) pairs into (tokens, segments, lens)."""
-    rows = [get_tokens_and_segments(list(a), None if b is None else list(b))
-            for a, b in pairs]
     max_len = max(len(tokens) for tokens, _ in rows)
-    pad = vocab['<pad>']
-    tokens = [_ids(vocab, t) + [pad] * (max_len - len(t)) for t, _ in rows]
+    pad = ['<pad>']
+    tokens = [vocab[t + pad * (max_len - len(t))] for t, _ in rows]
     segments = [s + [0] * (max_len - len(s)) for _, s in rows]
     valid_lens = [len(t) for t, _ in rows]
     return (tf.constant(tokens, tf.int32), tf.constant(segments, tf.int32),

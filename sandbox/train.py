@@ -206,7 +206,10 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
     if num_steps is not None:
         config = config.replace(num_steps=num_steps)
     strategy = strategy or strategy_for(devices)
-    first = next(iter(train_iter))
+    first = next(iter(train_iter), None)
+    if first is None:
+        raise ValueError('train_iter: an epoch yielded no batch (is '
+                         'batch_size larger than the number of pairs?)')
     check_batch(net, first, vocab_size)
     with strategy.scope():
         if not net.built:

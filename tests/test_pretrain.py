@@ -1,0 +1,93 @@
+"""Tests of a whole pretraining run: its folder, the CLI, reloading."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sandbox import __main__ as cli
+from sandbox import probe
+from sandbox.pretrain import load_run_model
+from sandbox.runlog import COLUMNS, read_metrics
+
+ARGS = ['--preset', 'tiny', '--steps', '6', '--batch-size', '16',
+        '--max-len', '24', '--val-every', '3', '--val-batches', '2',
+        '--no-verify', '--quiet']
+
+
+@pytest.fixture(scope='module')
+def run_dir(synthetic_dir, tmp_path_factory):
+    """A finished 6-step run on the synthetic corpus, made by the CLI."""
+    out = tmp_path_factory.mktemp('run') / 'run'
+    cli.main(['pretrain', '--data-dir', str(synthetic_dir), '--out',
+              str(out), '--mask-rate', '0.3', '--set', 'model.num_blks=2']
+             + ARGS)
+    return out
+
+
+def test_run_folder_contents(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {'config.json', 'metrics.csv', 'loss.png', 'loss.gif',
+            'model.keras', 'vocab.txt', 'tensorboard'} <= names
+    assert not [n for n in names if n.startswith('.')]  # no temp files
+    config = json.loads((run_dir / 'config.json').read_text())
+    assert config['data']['mask_rate'] == 0.3
+    assert config['model']['num_blks'] == 2
+    assert config['train']['num_steps'] == 6
+    rows = read_metrics(run_dir)
+    assert [r['step'] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r['val_mlm_l'] is not None for r in rows] == [False, False,
+                                                          True] * 2
+    with open(run_dir / 'metrics.csv') as f:
+        assert next(csv.reader(f)) == list(COLUMNS)
+    assert any((run_dir / 'tensorboard').iterdir())
+
+
+def test_loss_gif_is_animated(run_dir):
+    with Image.open(run_dir / 'loss.gif') as gif:
+        assert gif.n_frames == 6  # one frame per step for short runs
+    with Image.open(run_dir / 'loss.png') as png:
+        assert png.size == (900, 350)
+
+
+def test_saved_model_reloads_identically(run_dir):
+    net, vocab = load_run_model(run_dir)
+    again, _ = load_run_model(run_dir)
+    words = ['w1', 'w2', 'w3']
+    a = probe.get_bert_encoding(net, vocab, words)
+    b = probe.get_bert_encoding(again, vocab, words)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_probe_command(run_dir, capsys):
+    cli.main(['probe', str(run_dir), '--word', 'w1', '--context', 'w1 w2',
+              '--context', 'w3 w1', '--fill', 'w1 <mask> w2', '--top-k',
+              '3'])
+    out = capsys.readouterr().out
+    assert 'crane probe: cosine' in out
+    assert "'w1': cosine" in out
+    assert out.count(' mask 1: ') == 1
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--mask-rate', '2'], r'mask_rate must be in \[0, 1\]'),
+    (['--set', 'model.num_blocks=2'], "unknown model field 'num_blocks'"),
+    (['--set', 'optim.lr=1'], 'section.field=value'),
+    (['--lr', '-1'], r'lr must be in \(0, 10\]'),
+    (['--data-dir', '/nonexistent'], 'data_dir.*does not exist'),
+])
+def test_bad_arguments_name_the_field(args, message, synthetic_dir,
+                                      tmp_path, capsys):
+    argv = ['pretrain', '--data-dir', str(synthetic_dir), '--out',
+            str(tmp_path / 'run')] + ARGS + args
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code != 0
+    import re
+    assert re.search(message, str(e.value.code) + capsys.readouterr().err)
+
+
+def test_probe_needs_a_run_folder(tmp_path):
+    with pytest.raises(SystemExit, match='model.keras does not exist'):
+        cli.main(['probe', str(tmp_path)])

@@ -1,0 +1,143 @@
+"""Tests of the train step, train_bert, validation and the run folder."""
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sandbox import data, train
+from sandbox.config import MODEL_PRESETS, DataConfig, TrainConfig
+from sandbox.pretrain import build_model
+
+TINY = MODEL_PRESETS['tiny']
+
+
+@pytest.fixture(scope='module')
+def batches(synthetic_dir):
+    """Synthetic training batches (static masks) and their vocabulary."""
+    return data.load_data_wiki(32, 24, synthetic_dir, verify=False,
+                               drop_remainder=True)
+
+
+def _fit(batches, steps, **config):
+    """Train a fresh tiny model; return (net, history)."""
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=steps, **config)
+    net = build_model(TINY, len(vocab), config)
+    return net, train.train_bert(train_iter, net, len(vocab), config=config,
+                                 verbose=False)
+
+
+def test_loss_falls(batches):
+    _, history = _fit(batches, 40, lr=0.01)
+    first = np.mean([row['mlm_l'] for row in history[:5]])
+    last = np.mean([row['mlm_l'] for row in history[-5:]])
+    assert last < first - 0.3
+    assert [row['step'] for row in history] == list(range(1, 41))
+
+
+def test_same_seed_same_losses(synthetic_dir):
+    def losses(seed):
+        # A fresh pipeline each run (a dataset reshuffles every iteration),
+        # built after the global seed, which tf.data's shuffle reads too
+        keras.utils.set_random_seed(seed)
+        batches = data.load_data_wiki(32, 24, synthetic_dir, verify=False,
+                                      seed=seed, masking='dynamic')
+        config = dict(seed=seed, lr=0.01)
+        model = TINY.replace(dropout=0.1, attention_dropout=0.1)
+        net = build_model(model, len(batches[1]), TrainConfig(**config))
+        history = train.train_bert(*batches[:1], net, len(batches[1]),
+                                   config=TrainConfig(num_steps=6, **config),
+                                   verbose=False)
+        return [(r['mlm_l'], r['nsp_l']) for r in history]
+
+    assert losses(3) == losses(3)
+    assert losses(3) != losses(4)
+
+
+def test_nsp_weight_zero_leaves_nsp_head_untouched(batches):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=5, nsp_weight=0.0)
+    net = build_model(TINY, len(vocab), config)
+    net.build()
+    before = [w.numpy() for w in net.nsp.weights]
+    history = train.train_bert(train_iter, net, len(vocab), config=config,
+                               verbose=False)
+    for old, new in zip(before, net.nsp.weights):
+        np.testing.assert_array_equal(old, new.numpy())
+    assert all(row['l'] == row['mlm_l'] for row in history)
+
+
+def test_loss_weights_combine(batches):
+    _, history = _fit(batches, 3, mlm_weight=0.5, nsp_weight=2.0)
+    for row in history:
+        assert row['l'] == pytest.approx(0.5 * row['mlm_l'] +
+                                         2.0 * row['nsp_l'], rel=1e-6)
+
+
+def test_evaluate_weights_batches_exactly(synthetic_dir):
+    train_iter, vocab = data.load_data_wiki(32, 24, synthetic_dir,
+                                            verify=False, shuffle=False)
+    net = build_model(TINY, len(vocab), TrainConfig())
+    two = list(train_iter.take(2))
+    joined = train_iter.take(2).unbatch().batch(64)
+    split = train.evaluate(net, train_iter, num_batches=2)
+    whole = train.evaluate(net, joined)
+    for key in split:
+        assert split[key] == pytest.approx(whole[key], rel=1e-5)
+    assert split['val_ppl'] == pytest.approx(math.exp(split['val_mlm_l']))
+    assert sum(int(b.tokens.shape[0]) for b in two) == 64
+
+
+def test_validation_rows(batches):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=4, val_every=2, val_batches=1)
+    net = build_model(TINY, len(vocab), config)
+    history = train.train_bert(train_iter, net, len(vocab), config=config,
+                               val_iter=train_iter, verbose=False)
+    assert ['val_mlm_l' in row for row in history] == [False, True] * 2
+
+
+def test_warmup_and_decay_schedule():
+    config = TrainConfig(num_steps=10, lr=1.0, warmup_steps=4,
+                         decay='linear')
+    schedule = train.learning_rate(config)
+    lrs = [float(schedule(step)) for step in range(10)]
+    np.testing.assert_allclose(lrs, [0.25, 0.5, 0.75, 1.0, 5 / 6, 4 / 6,
+                                     3 / 6, 2 / 6, 1 / 6, 0.0], atol=1e-6)
+    flat = train.learning_rate(config.replace(decay='constant'))
+    assert [float(flat(s)) for s in (0, 3, 9)] == [0.25, 1.0, 1.0]
+    assert train.learning_rate(TrainConfig(lr=0.5)) == 0.5
+
+
+@pytest.mark.parametrize('field, change, message', [
+    ('tokens', lambda b: b._replace(tokens=b.tokens + 10_000),
+     r'tokens: ids must lie in \[0, '),
+    ('mlm_Y', lambda b: b._replace(mlm_Y=b.mlm_Y[:, :2]),
+     'mlm_Y: shape'),
+    ('nsp_y', lambda b: b._replace(nsp_y=b.nsp_y[:3]), 'nsp_y: shape'),
+])
+def test_bad_batches_raise_before_training(batches, field, change, message):
+    train_iter, vocab = batches
+    bad = train_iter.map(change)
+    net = build_model(TINY, len(vocab), TrainConfig())
+    with pytest.raises(ValueError, match=message):
+        train.train_bert(bad, net, len(vocab), num_steps=1, verbose=False)
+
+
+def test_max_len_beyond_positions_raises(batches):
+    train_iter, vocab = batches
+    net = build_model(TINY.replace(max_len=16), len(vocab), TrainConfig())
+    with pytest.raises(ValueError, match='max_len.*16'):
+        train.train_bert(train_iter, net, len(vocab), num_steps=1,
+                         verbose=False)
+
+
+def test_empty_epoch_raises(synthetic_dir):
+    train_iter, vocab = data.load_data_wiki(
+        10_000, 24, synthetic_dir, verify=False, drop_remainder=True)
+    net = build_model(TINY, len(vocab), TrainConfig())
+    with pytest.raises(ValueError, match='batch_size'):
+        train.train_bert(train_iter, net, len(vocab), num_steps=1,
+                         verbose=False)
