@@ -18,6 +18,7 @@ FLAGS = {
     'val_every': ('train', 'val_every'),
     'val_batches': ('train', 'val_batches'),
     'dtype': ('train', 'dtype_policy'),
+    'checkpoint_every': ('train', 'checkpoint_every'),
     'batch_size': ('data', 'batch_size'), 'max_len': ('data', 'max_len'),
     'mask_rate': ('data', 'mask_rate'), 'masking': ('data', 'masking'),
 }
@@ -85,7 +86,11 @@ def add_pretrain(sub):
     p.add_argument('--no-verify', action='store_true',
                    help='read a corpus of your own (skip the sha1 check)')
     p.add_argument('--out', help='run folder (default: plots/runs/<time>-'
-                   '<preset>)')
+                   '<preset>); one with a checkpoint of the same config '
+                   'resumes, one of another config is refused')
+    p.add_argument('--resume', metavar='RUN_DIR',
+                   help="continue RUN_DIR's run from its newest checkpoint, "
+                   'with the config it saved (other config flags ignored)')
     for flag, (section, field) in FLAGS.items():
         f = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[field]
         kind = {'int': int, 'float': float}.get(
@@ -111,11 +116,15 @@ def add_pretrain(sub):
 def run_pretrain(args):
     """Pretrain and print where the run went."""
     from sandbox import pretrain
-    data, model, train = configs_from_args(args)
-    out = pretrain.pretrain(
-        data, model, train, data_dir=args.data_dir,
-        run_dir=args.out or pretrain.new_run_dir(name=args.preset),
-        verify=not args.no_verify, verbose=not args.quiet)
+    if args.resume:
+        data, model, train = pretrain.load_run_config(args.resume)
+        run_dir = args.resume
+    else:
+        data, model, train = configs_from_args(args)
+        run_dir = args.out or pretrain.new_run_dir(name=args.preset)
+    out = pretrain.pretrain(data, model, train, data_dir=args.data_dir,
+                            run_dir=run_dir, verify=not args.no_verify,
+                            verbose=not args.quiet)
     last = out['history'][-1]
     if 'val_mlm_l' in last:
         print(f"validation: MLM loss {last['val_mlm_l']:.3f} (perplexity "

@@ -145,6 +145,8 @@ class TrainConfig(_Config):
     seed: int = 0                  # seeds weight init and dropout
     val_every: int = 10            # validate every N steps (0: at the end only)
     val_batches: int = 10          # validation batches per evaluation
+    checkpoint_every: int = 100    # checkpoint every N steps (0: at the end)
+    keep_checkpoints: int = 3      # newest checkpoints kept
     dtype_policy: str = 'float32'  # Keras policy: 'float32' / 'mixed_bfloat16'
     jit_compile: bool = False      # XLA-compile the train step
 
@@ -162,6 +164,10 @@ class TrainConfig(_Config):
         check_range('seed', self.seed, 0, integer=True)
         check_range('val_every', self.val_every, 0, integer=True)
         check_range('val_batches', self.val_batches, 1, integer=True)
+        check_range('checkpoint_every', self.checkpoint_every, 0,
+                    integer=True)
+        check_range('keep_checkpoints', self.keep_checkpoints, 1,
+                    integer=True)
         check_choice('dtype_policy', self.dtype_policy,
                      {'float32', 'mixed_bfloat16', 'mixed_float16'})
         if not isinstance(self.jit_compile, bool):

@@ -65,7 +65,7 @@ class LossPlot:
     """
 
     def __init__(self, run_dir=None, num_steps=None, every=None, gif=True,
-                 notebook=None, figsize=(9, 3.5)):
+                 notebook=None, figsize=(9, 3.5), history=()):
         self.notebook = in_notebook() if notebook is None else notebook
         if run_dir is None and not self.notebook:
             raise ValueError('run_dir: a folder for loss.png is needed '
@@ -75,7 +75,7 @@ class LossPlot:
         self.every = every or max(1, (num_steps or 50) // 50)
         self.gif = gif
         self.fig = Figure(figsize=figsize)
-        self.history = []
+        self.history = [dict(row) for row in history]  # resumed runs
 
     def on_step(self, step, row):
         """Record `row`; redraw every `every` steps and at validations."""
@@ -85,7 +85,6 @@ class LossPlot:
 
     def on_end(self, history):
         """Draw the final curves and, outside notebooks, save the GIF."""
-        self.history = [dict(row) for row in history]
         self.draw()
         if self.gif and self.run_dir is not None and self.history:
             self.save_gif(self.run_dir / 'loss.gif')

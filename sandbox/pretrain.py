@@ -1,5 +1,6 @@
 """One pretraining run end to end: data, model, training, its own folder."""
 import datetime
+import json
 import pathlib
 import platform
 
@@ -7,10 +8,11 @@ import keras
 import tensorflow as tf
 
 from sandbox import data
+from sandbox.checkpoint import latest_step
 from sandbox.config import DataConfig, ModelConfig, TrainConfig
 from sandbox.model import bert_from_config
 from sandbox.plot import LossPlot, atomic_save
-from sandbox.runlog import RunLogger, write_json
+from sandbox.runlog import RunLogger, truncate_metrics, write_json
 from sandbox.train import train_bert
 
 RUNS_ROOT = pathlib.Path('plots') / 'runs'
@@ -57,15 +59,59 @@ def load_run_model(run_dir):
     return net, data.load_vocab(run_dir / 'vocab.txt')
 
 
+def load_run_config(run_dir):
+    """The (DataConfig, ModelConfig, TrainConfig) a run folder was made with."""
+    path = pathlib.Path(run_dir) / 'config.json'
+    if not path.is_file():
+        raise FileNotFoundError(f'run_dir: {path} does not exist')
+    saved = json.loads(path.read_text())
+    return (DataConfig.from_dict(saved['data']),
+            ModelConfig.from_dict(saved['model']),
+            TrainConfig.from_dict(saved['train']))
+
+
+class RunDirError(ValueError):
+    """A run folder that belongs to another run."""
+
+
+def claim_run_dir(run_dir, record):
+    """Write config.json, or check that the folder's matches `record`.
+
+    A folder holding another config's run is refused, never overwritten.
+    """
+    path = pathlib.Path(run_dir) / 'config.json'
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise RunDirError(f'run_dir: {path} is not valid JSON ({e}); '
+                              'choose another folder') from e
+        differ = [f'{section}.{k}: {saved.get(section, {}).get(k)!r} -> '
+                  f'{v!r}' for section in ('data', 'model', 'train')
+                  for k, v in record[section].items()
+                  if saved.get(section, {}).get(k) != v]
+        if saved.get('vocab_size') != record['vocab_size']:
+            differ.append(f"vocab_size: {saved.get('vocab_size')} -> "
+                          f"{record['vocab_size']}")
+        if differ:
+            raise RunDirError(
+                f'run_dir: {run_dir} holds a run of another config '
+                f'({"; ".join(differ)}); choose another folder (--out)')
+    else:
+        write_json(path, record)
+
+
 def pretrain(data_config=None, model_config=None, train_config=None,
              data_dir=None, run_dir=None, plot=True, verbose=True,
              strategy=None, verify=True):
     """Pretrain a BERT on WikiText-2 and write its run folder.
 
     The folder holds config.json, metrics.csv (a row a step), TensorBoard
-    scalars, loss.png / loss.gif, and the trained model.keras + vocab.txt.
-    `verify=False` reads a corpus of your own (no sha1 check).
-    Returns a dict with net, vocab, history and run_dir.
+    scalars, loss.png / loss.gif, checkpoints/, and the trained model.keras
+    + vocab.txt. A folder with a checkpoint of the same config resumes from
+    it; one of another config is refused. `verify=False` reads a corpus of
+    your own (no sha1 check). Returns a dict with net, vocab, history (all
+    steps, resumed ones included) and run_dir.
     """
     data_config = data_config or DataConfig()
     model_config = model_config or ModelConfig()
@@ -81,23 +127,27 @@ def pretrain(data_config=None, model_config=None, train_config=None,
         data_config.batch_size, data_config.max_len, data_dir, split='valid',
         vocab=vocab, config=validation_config(data_config), shuffle=False,
         verify=verify)
-    write_json(run_dir / 'config.json', {
+    claim_run_dir(run_dir, {
         'data': data_config.to_dict(), 'model': model_config.to_dict(),
         'train': train_config.to_dict(), 'vocab_size': len(vocab),
         'versions': {'tensorflow': tf.__version__,
                      'keras': keras.__version__,
                      'python': platform.python_version()}})
+    checkpoint_dir = run_dir / 'checkpoints'
+    previous = truncate_metrics(run_dir, latest_step(checkpoint_dir))
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         net = build_model(model_config, len(vocab), train_config)
     callbacks = [RunLogger(run_dir)]
     if plot:
-        callbacks.append(LossPlot(run_dir, train_config.num_steps))
+        callbacks.append(LossPlot(run_dir, train_config.num_steps,
+                                  history=previous))
     if verbose:
         print(f'run folder: {run_dir}')
     history = train_bert(train_iter, net, len(vocab), config=train_config,
                          val_iter=val_iter, callbacks=callbacks,
-                         strategy=strategy, verbose=verbose)
+                         strategy=strategy, checkpoint_dir=checkpoint_dir,
+                         verbose=verbose)
     save_run_model(net, vocab, run_dir)
-    return {'net': net, 'vocab': vocab, 'history': history,
+    return {'net': net, 'vocab': vocab, 'history': previous + history,
             'run_dir': run_dir}

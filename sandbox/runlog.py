@@ -28,6 +28,28 @@ def read_metrics(run_dir):
                 for row in csv.DictReader(f)]
 
 
+def truncate_metrics(run_dir, last_step):
+    """Keep metrics.csv's rows up to `last_step` (atomically); return them.
+
+    A run killed after its newest checkpoint wrote rows that the resumed
+    run writes again: they go, so no row is doubled or lost.
+    """
+    path = pathlib.Path(run_dir) / 'metrics.csv'
+    if not path.exists():
+        return []
+    with open(path, newline='') as f:
+        rows = [row for row in csv.DictReader(f)
+                if row['step'] and int(float(row['step'])) <= last_step]
+
+    def save(tmp):
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.DictWriter(f, COLUMNS, extrasaction='ignore')
+            writer.writeheader()
+            writer.writerows(rows)
+    atomic_save(path, save)
+    return read_metrics(run_dir)
+
+
 class RunLogger:
     """A training callback writing metrics.csv and TensorBoard scalars."""
 

@@ -3,10 +3,10 @@ import math
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from d2l import tensorflow as d2l
 
+from sandbox.checkpoint import Checkpointer
 from sandbox.config import TrainConfig
 from sandbox.loss import get_batch_loss_bert
 
@@ -183,9 +183,13 @@ def check_batch(net, batch, vocab_size):
                          f'match the batch size {b}')
 
 
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
 def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
                config=None, val_iter=None, callbacks=(), strategy=None,
-               verbose=True):
+               checkpoint_dir=None, verbose=True):
     """Pretrain `net` on `train_iter` for `num_steps` steps, as d2l does.
 
     Args:
@@ -198,9 +202,12 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         val_iter: validation batches, evaluated every config.val_every
             steps (and at the end).
         callbacks: objects with on_step(step, row) and on_end(history).
+        checkpoint_dir: save model, optimizer, data position and step there
+            every config.checkpoint_every steps and at the end, and resume
+            from its newest checkpoint if it has one.
     Returns:
-        The history: one dict per step (step, METRICS, lr, pairs_per_sec,
-        and val_* at validation steps).
+        The history of the steps taken: one dict per step (step, METRICS,
+        lr, pairs_per_sec, and val_* at validation steps).
     """
     config = config or TrainConfig()
     if num_steps is not None:
@@ -218,18 +225,31 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         optimizer.build(net.trainable_variables)
     step_fn = make_train_step(net, optimizer, config, strategy)
     eval_step = make_eval_step(net, strategy)
-    batches = _endless(train_iter, strategy)
+    # Epoch after epoch, as d2l's loop; one iterator, so it can be saved
+    batches = iter(_distribute(train_iter.repeat(), strategy))
+    checkpointer, start = None, 0
+    if checkpoint_dir is not None:
+        checkpointer = Checkpointer(checkpoint_dir, net, optimizer, batches,
+                                    config.keep_checkpoints)
+        start = checkpointer.restore()
+        if verbose and start:
+            print(f'resumed from the checkpoint of step {start}')
     progbar = keras.utils.Progbar(config.num_steps, verbose=int(verbose),
                                   stateful_metrics=METRICS + ('pairs/s',))
     # Sums of MLM loss, NSP loss, pairs, steps (d2l's Accumulator(4))
     metric, timer, history = d2l.Accumulator(4), d2l.Timer(), []
     timed_pairs = 0
-    for step in range(1, config.num_steps + 1):
-        batch, num_pairs = next(batches)
+    for step in range(start + 1, config.num_steps + 1):
+        batch = next(batches)
+        num_pairs = sum(int(t.shape[0]) for t in
+                        strategy.experimental_local_results(batch.nsp_y))
         timer.start()
         row = {k: float(v) for k, v in step_fn(batch).items()}
         elapsed = timer.stop()
-        if step > 1:  # the first step traces and compiles: timed apart
+        if not all(map(math.isfinite, row.values())):
+            raise NonFiniteLossError(_non_finite_message(
+                step, row, checkpointer))
+        if step > start + 1:  # the first step traces: timed apart
             timed_pairs += num_pairs
         metric.add(row['mlm_l'], row['nsp_l'], num_pairs, 1)
         row['step'] = step
@@ -242,12 +262,17 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         history.append(row)
         progbar.update(step, [(k, row[k]) for k in METRICS[:3]] +
                        [('pairs/s', row['pairs_per_sec'])])
+        # Rows first, checkpoint after: a resume drops rows past its step
         for callback in callbacks:
             callback.on_step(step, row)
+        if checkpointer is not None and (step == config.num_steps or (
+                config.checkpoint_every and
+                step % config.checkpoint_every == 0)):
+            checkpointer.save(step)
     times = timer.times
-    rate = timed_pairs / sum(times[1:]) if len(times) > 1 else \
-        metric[2] / sum(times)
-    if verbose:
+    if verbose and times:
+        rate = timed_pairs / sum(times[1:]) if len(times) > 1 else \
+            metric[2] / sum(times)
         print(f'MLM loss {metric[0] / metric[3]:.3f}, '
               f'NSP loss {metric[1] / metric[3]:.3f}')
         print(f'{rate:.1f} sentence pairs/sec on {_device_names(strategy)} '
@@ -257,13 +282,16 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
     return history
 
 
-def _endless(train_iter, strategy):
-    """Yield (batch, pairs) forever, epoch after epoch, as d2l's loop does."""
-    while True:
-        for batch in _distribute(train_iter, strategy):
-            yield batch, int(np.sum([
-                t.shape[0] for t in strategy.experimental_local_results(
-                    batch.nsp_y)]))
+def _non_finite_message(step, row, checkpointer):
+    """What went wrong at `step`, what was kept, and how to go on."""
+    parts = ', '.join(f'{k}={row[k]:.4g}' for k in METRICS if k in row)
+    kept = (f'the last good checkpoint (step '
+            f'{int(checkpointer.step.numpy())}) is untouched; it resumes '
+            'from there' if checkpointer is not None and
+            checkpointer.step.numpy() else 'no checkpoint was written')
+    return (f'non-finite loss at step {step} ({parts}); {kept}. Resume '
+            'with a lower learning rate (--lr) or gradient clipping '
+            '(--clip-norm), or more warm-up (--warmup-steps).')
 
 
 def _device_names(strategy):
