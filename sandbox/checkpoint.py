@@ -42,7 +42,7 @@ class Checkpointer:
             return 0
         try:
             self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as e:
+        except Exception as e:  # TF raises OpError, IndexError, ...
             raise CheckpointError(
                 f'checkpoint {path} cannot be read into this model and '
                 f'optimizer ({type(e).__name__}: {str(e)[:300]}); remove '
@@ -56,6 +56,10 @@ class Checkpointer:
 
 
 def _by_name(variables):
-    """A dict of variables keyed by position and path, for checkpoints."""
-    return {f'{i:04d}-{v.path.replace("/", ".")}': v
+    """A dict of variables keyed by position and shape, for checkpoints.
+
+    Paths carry instance names (bert_model_1, adam_2) that differ between
+    two models in one process, so only position and shape name a slot.
+    """
+    return {f'{i:04d}-' + 'x'.join(map(str, v.shape)): v
             for i, v in enumerate(variables)}

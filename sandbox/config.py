@@ -76,7 +76,8 @@ class DataConfig(_Config):
         check_range('max_len', self.max_len, 4, integer=True)
         check_range('min_freq', self.min_freq, 0, integer=True)
         check_range('mask_rate', self.mask_rate, 0, 1)
-        if len(self.mask_split) != 3:
+        split = self.mask_split
+        if not isinstance(split, tuple) or len(split) != 3:
             raise ConfigError('mask_split must have 3 parts (mask, random, '
                              f'keep), got {self.mask_split!r}')
         for part in self.mask_split:

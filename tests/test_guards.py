@@ -1,0 +1,116 @@
+"""Numerical guards, unreadable checkpoints and validators under hypothesis."""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from sandbox import config as cfg, data, train
+from sandbox.checkpoint import CheckpointError, latest_step
+from sandbox.config import MODEL_PRESETS, ConfigError, TrainConfig
+from sandbox.pretrain import build_model
+
+TINY = MODEL_PRESETS['tiny']
+
+
+@pytest.fixture(scope='module')
+def batches(synthetic_dir):
+    """Synthetic training batches and their vocabulary."""
+    return data.load_data_wiki(16, 24, synthetic_dir, verify=False,
+                               drop_remainder=True)
+
+
+class _Poison:
+    """A callback that sets the token embeddings to NaN after `step`."""
+
+    def __init__(self, net, step):
+        self.net, self.step = net, step
+
+    def on_step(self, step, row):
+        if step == self.step:
+            table = self.net.encoder.token_embedding.embeddings
+            table.assign(np.full(table.shape, np.nan, np.float32))
+
+    def on_end(self, history):
+        pass
+
+
+def test_non_finite_loss_stops_and_keeps_checkpoint(batches, tmp_path):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=10, checkpoint_every=2)
+    net = build_model(TINY, len(vocab), config)
+    net.build()
+    with pytest.raises(train.NonFiniteLossError) as e:
+        train.train_bert(train_iter, net, len(vocab), config=config,
+                         callbacks=[_Poison(net, 5)],
+                         checkpoint_dir=tmp_path, verbose=False)
+    message = str(e.value)
+    assert 'non-finite loss at step 6' in message
+    assert 'mlm_l=nan' in message and 'nsp_l=nan' in message
+    assert 'checkpoint (step 4) is untouched' in message
+    assert '--lr' in message and '--clip-norm' in message
+    assert latest_step(tmp_path) == 4
+    # The kept checkpoint is good: a fresh model resumes and trains on
+    again = build_model(TINY, len(vocab), config)
+    history = train.train_bert(train_iter, again, len(vocab),
+                               config=config.replace(num_steps=6),
+                               checkpoint_dir=tmp_path, verbose=False)
+    assert [r['step'] for r in history] == [5, 6]
+    assert all(np.isfinite(r['l']) for r in history)
+
+
+def test_unreadable_checkpoint_is_named(batches, tmp_path):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=2)
+    net = build_model(TINY, len(vocab), config)
+    train.train_bert(train_iter, net, len(vocab), config=config,
+                     checkpoint_dir=tmp_path, verbose=False)
+    for path in tmp_path.glob('ckpt-2.data-*'):
+        path.write_bytes(path.read_bytes()[:100])  # truncated
+    other = build_model(TINY, len(vocab), config)
+    with pytest.raises(CheckpointError, match='ckpt-2 cannot be read'):
+        train.train_bert(train_iter, other, len(vocab), config=config,
+                         checkpoint_dir=tmp_path, verbose=False)
+
+
+def test_checkpoint_of_another_model_is_refused(batches, tmp_path):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=1)
+    train.train_bert(train_iter, build_model(TINY, len(vocab), config),
+                     len(vocab), config=config, checkpoint_dir=tmp_path,
+                     verbose=False)
+    wider = build_model(TINY.replace(num_hiddens=16), len(vocab), config)
+    with pytest.raises(CheckpointError, match='config that wrote it'):
+        train.train_bert(train_iter, wider, len(vocab), config=config,
+                         checkpoint_dir=tmp_path, verbose=False)
+
+
+def test_clipping_bounds_the_update(batches):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=1, clip_norm=1e-3, lr=1.0)
+    optimizer = train.make_optimizer(config)
+    assert optimizer.global_clipnorm == 1e-3
+
+
+ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.text(max_size=8),
+                st.tuples(st.floats(-1, 2), st.floats(-1, 2),
+                          st.floats(-1, 2)))
+
+
+@pytest.mark.parametrize('cls', [cfg.DataConfig, cfg.ModelConfig,
+                                 cfg.TrainConfig])
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_validators_accept_or_name_the_field(cls, data):
+    field = data.draw(st.sampled_from(dataclasses.fields(cls)))
+    value = data.draw(ANY)
+    try:
+        made = cls(**{field.name: value})
+    except ConfigError as e:
+        assert field.name in str(e) or 'mlm_weight and nsp_weight' in str(e)
+        return
+    # Accepted: the value survives a round trip unchanged
+    assert cls.from_dict(made.to_dict()) == made
+    assert getattr(made, field.name) == value
