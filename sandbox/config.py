@@ -13,8 +13,8 @@ def check_range(name, value, low=None, high=None, *, integer=False,
     """Raise ValueError naming `name` unless `value` lies in [low, high]."""
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f'{name} must be {"an integer" if integer else "a number"}'
-                        f', got {value!r}')
+        kind = 'an integer' if integer else 'a number'
+        raise ConfigError(f'{name} must be {kind}, got {value!r}')
     if not integer and not math.isfinite(value):
         raise ConfigError(f'{name} must be finite, got {value!r}')
     left = '(' if low_open else '['
@@ -64,11 +64,12 @@ class DataConfig(_Config):
     max_len: int = 64              # tokens per sequence incl. <cls>/<sep>
     min_freq: int = 5              # vocabulary threshold on train counts
     mask_rate: float = 0.15        # fraction of tokens predicted by MLM
-    mask_split: Tuple[float, float, float] = (0.8, 0.1, 0.1)  # mask/random/keep
-    max_preds: Optional[int] = None  # prediction slots; None: round(max_len*rate)
+    # <mask> / random word / unchanged shares of the predictions
+    mask_split: Tuple[float, float, float] = (0.8, 0.1, 0.1)
+    max_preds: Optional[int] = None  # slots; None: round(max_len * rate)
     nsp: bool = True               # False: every pair is a true next sentence
-    nsp_rate: float = 0.5          # probability a pair's B is a random sentence
-    masking: str = 'static'        # 'static' (d2l: once) or 'dynamic' (per epoch)
+    nsp_rate: float = 0.5          # chance that B is a random sentence
+    masking: str = 'static'        # 'static' (d2l: once) or 'dynamic'
     seed: int = 0                  # seeds pairs, masks and shuffling
 
     def __post_init__(self):
@@ -79,11 +80,12 @@ class DataConfig(_Config):
         split = self.mask_split
         if not isinstance(split, tuple) or len(split) != 3:
             raise ConfigError('mask_split must have 3 parts (mask, random, '
-                             f'keep), got {self.mask_split!r}')
+                              f'keep), got {self.mask_split!r}')
         for part in self.mask_split:
             check_range('mask_split', part, 0, 1)
         if abs(sum(self.mask_split) - 1) > 1e-6:
-            raise ConfigError(f'mask_split must sum to 1, got {self.mask_split!r}')
+            raise ConfigError(
+                f'mask_split must sum to 1, got {self.mask_split!r}')
         if self.max_preds is not None:
             check_range('max_preds', self.max_preds, 1, self.max_len,
                         integer=True)
@@ -144,7 +146,7 @@ class TrainConfig(_Config):
     nsp_weight: float = 1.0        # weight of the NSP loss (0: MLM only)
     clip_norm: Optional[float] = None  # clip gradients by global norm
     seed: int = 0                  # seeds weight init and dropout
-    val_every: int = 10            # validate every N steps (0: at the end only)
+    val_every: int = 10            # validate every N steps (0: at the end)
     val_batches: int = 10          # validation batches per evaluation
     checkpoint_every: int = 100    # checkpoint every N steps (0: at the end)
     keep_checkpoints: int = 3      # newest checkpoints kept

@@ -145,7 +145,7 @@ def check_split(split):
 
 def write_synthetic_corpus(target, num_paragraphs=200, vocab_size=50,
                            seed=0):
-    """Write a small seeded WikiText-like corpus (all three splits) to `target`.
+    """Write a small seeded WikiText-like corpus (three splits) to `target`.
 
     Words follow a Zipf-like law; paragraphs hold 2 to 6 sentences of 3 to 12
     words, separated by ' . ' as in WikiText, with headings and blank lines

@@ -217,7 +217,7 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
 
 def load_corpus(data_dir=None, split='train', vocab=None, min_freq=5,
                 verify=True):
-    """Read a split and return (encoded corpus, vocab built from it if None)."""
+    """Read a split; return (encoded corpus, vocab built from it if None)."""
     data_dir = corpus.find_data_dir(data_dir)
     paragraphs = corpus.read_paragraphs(data_dir, split, verify=verify)
     return encode_corpus(paragraphs, vocab, min_freq)

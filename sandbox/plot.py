@@ -7,7 +7,8 @@ from matplotlib import animation
 from matplotlib.figure import Figure
 
 # (panel title, train key, validation key)
-PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l'), ('NSP loss', 'nsp_l', 'val_nsp_l'))
+PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l'),
+          ('NSP loss', 'nsp_l', 'val_nsp_l'))
 
 
 def in_notebook():

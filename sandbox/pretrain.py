@@ -60,7 +60,7 @@ def load_run_model(run_dir):
 
 
 def load_run_config(run_dir):
-    """The (DataConfig, ModelConfig, TrainConfig) a run folder was made with."""
+    """The (DataConfig, ModelConfig, TrainConfig) a run folder was made of."""
     path = pathlib.Path(run_dir) / 'config.json'
     if not path.is_file():
         raise FileNotFoundError(f'run_dir: {path} does not exist')

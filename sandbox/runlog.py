@@ -22,7 +22,7 @@ def write_json(path, obj):
 
 
 def read_metrics(run_dir):
-    """Read a run's metrics.csv as a list of dicts of floats (None if blank)."""
+    """Read a run's metrics.csv as dicts of floats (None where blank)."""
     with open(pathlib.Path(run_dir) / 'metrics.csv', newline='') as f:
         return [{k: (float(v) if v != '' else None) for k, v in row.items()}
                 for row in csv.DictReader(f)]

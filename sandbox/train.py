@@ -176,8 +176,9 @@ def check_batch(net, batch, vocab_size):
     b, p = batch.pred_positions.shape
     for name in ('mlm_weights', 'mlm_Y'):
         if tuple(getattr(batch, name).shape) != (b, p):
-            raise ValueError(f'{name}: shape {tuple(getattr(batch, name).shape)}'
-                             f' does not match pred_positions {(b, p)}')
+            shape = tuple(getattr(batch, name).shape)
+            raise ValueError(f'{name}: shape {shape} does not match '
+                             f'pred_positions {(b, p)}')
     if tuple(batch.nsp_y.shape) != (b,):
         raise ValueError(f'nsp_y: shape {tuple(batch.nsp_y.shape)} does not '
                          f'match the batch size {b}')
