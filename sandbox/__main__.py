@@ -1,7 +1,8 @@
-"""Command line: python -m sandbox {pretrain,probe} --help."""
+"""Command line: python -m sandbox SUBCOMMAND --help."""
 import argparse
 import ast
 import dataclasses
+import importlib
 import sys
 
 from sandbox.config import (MODEL_PRESETS, ConfigError, DataConfig,
@@ -21,6 +22,14 @@ FLAGS = {
     'checkpoint_every': ('train', 'checkpoint_every'),
     'batch_size': ('data', 'batch_size'), 'max_len': ('data', 'max_len'),
     'mask_rate': ('data', 'mask_rate'), 'masking': ('data', 'masking'),
+}
+
+
+# Subcommands whose module parses its own arguments
+FORWARDED = {
+    'experiment': ('sandbox.experiment', 'run an ablation experiment file'),
+    'probing': ('sandbox.probing', 'the per-layer probing suite of a run'),
+    'compare': ('sandbox.compare', 'overlay curves / probes of runs'),
 }
 
 
@@ -179,12 +188,18 @@ def run_probe(args):
 
 def main(argv=None):
     """Parse `argv` and run the subcommand."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in FORWARDED:
+        module = importlib.import_module(FORWARDED[argv[0]][0])
+        return module.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog='python -m sandbox',
         description='A d2l-style sandbox for pretraining BERT in TensorFlow.')
     sub = parser.add_subparsers(dest='command', required=True)
     add_pretrain(sub)
     add_probe(sub)
+    for name, (module, text) in FORWARDED.items():
+        sub.add_parser(name, help=f'{text} (python -m {module} --help)')
     args = parser.parse_args(argv)
     try:
         args.run(args)

@@ -1,0 +1,395 @@
+"""Comparison plots: overlaid loss curves, per-layer probes, attention maps.
+
+Runs that differ only in their seeds form a group, drawn as its mean with a
+band of +-1 standard deviation over the seeds. Every figure is written as
+PNG and SVG. From the command line:
+
+    python -m sandbox.compare curves RUN_DIR... [--smooth 0.6] [--log]
+    python -m sandbox.compare layers RUN_DIR...
+    python -m sandbox.compare attention RUN_DIR
+"""
+import argparse
+import json
+import pathlib
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator,
+                               NullFormatter)
+
+from sandbox.plot import PANELS, atomic_save
+from sandbox.runlog import read_metrics
+
+# (panel title, per-layer metric of a probe report)
+LAYER_PANELS = (
+    ('self-similarity − anisotropy', 'self_sim_adj'),
+    ('intra-sentence similarity − anisotropy', 'intra_sim_adj'),
+    ('max explainable variance', 'mev'),
+    ('anisotropy (random pairs)', 'anisotropy'),
+    ('different-token similarity', 'token_sim'),
+)
+# (panel title, results-table column, higher is better)
+SUMMARY_PANELS = (
+    ('final val MLM loss', 'final_val_mlm_l', False),
+    ('final val MLM accuracy', 'final_val_mlm_acc', True),
+    ('final val NSP accuracy', 'final_val_nsp_acc', True),
+    ('pairs / second', 'pairs_per_sec', True),
+)
+SEED_FIELDS = (('data', 'seed'), ('train', 'seed'))
+
+
+def save_figure(fig, stem, formats=('png', 'svg'), dpi=110):
+    """Write `fig` to stem.png and stem.svg (atomically); return the paths."""
+    paths = []
+    for fmt in formats:
+        path = pathlib.Path(f'{stem}.{fmt}')
+        atomic_save(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
+        paths.append(path)
+    return paths
+
+
+def color(i, n):
+    """The i-th of n group colours: tab10, or tab20 beyond 10 groups."""
+    return f'C{i}' if n <= 10 else colormaps['tab20'](i % 20)
+
+
+def ema(values, weight=0.6):
+    """TensorBoard's debiased exponential moving average; NaN passes through.
+
+    weight 0 returns the values; a constant series stays constant.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f'weight must be in [0, 1), got {weight!r}')
+    out, last, debias = [], 0.0, 0.0
+    for v in np.asarray(values, np.float64):
+        if not np.isfinite(v):
+            out.append(v)
+            continue
+        last = weight * last + (1 - weight) * v
+        debias = weight * debias + (1 - weight)
+        out.append(last / debias)
+    return np.array(out)
+
+
+def mean_std(series):
+    """Mean and sample std (0 for one series) over series, cut to the shortest.
+
+    Args:
+        series: a list of 1-D sequences, one per seed.
+    Returns:
+        (mean, std), each of the shortest series' length.
+    """
+    n = min(len(s) for s in series)
+    stacked = np.array([np.asarray(s, np.float64)[:n] for s in series])
+    std = stacked.std(0, ddof=1) if len(series) > 1 else np.zeros(n)
+    return stacked.mean(0), std
+
+
+def _column(rows, key):
+    """(steps, values) of the rows that have `key`."""
+    pairs = [(row['step'], row[key]) for row in rows
+             if row.get(key) is not None]
+    return tuple(np.array(p) for p in zip(*pairs)) if pairs else \
+        (np.array([]), np.array([]))
+
+
+def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
+                figsize=None, skip=0.2):
+    """Overlay loss curves of groups of runs, MLM and NSP side by side.
+
+    Args:
+        groups: a list of (label, [metric rows of each seed's run]).
+        smooth: TensorBoard-style EMA weight for the training curves.
+        log: log-scale y axes.
+        panels: (title, train key, validation key) per panel.
+        skip: the y range fits the curves after this fraction of the steps,
+            so the first steps' large losses do not flatten the rest
+            (linear axes only).
+    Train curves are lines with a +-std band over seeds; validation points
+    are circles joined by a dashed line, with their own band.
+    """
+    fig = Figure(figsize=figsize or (5 * len(panels), 4.2),
+                 layout='constrained')
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    shown = [[] for _ in panels]  # values in the y range, per panel
+    for i, (label, runs) in enumerate(groups):
+        c = color(i, len(groups))
+        for ax, seen, (_, key, val_key) in zip(axes, shown, panels):
+            steps = _column(runs[0], key)[0]
+            if len(steps):
+                mean, std = mean_std([ema(_column(r, key)[1], smooth)
+                                      for r in runs])
+                steps = steps[:len(mean)]
+                ax.plot(steps, mean, color=c, lw=1.4, label=label)
+                ax.fill_between(steps, mean - std, mean + std, color=c,
+                                alpha=0.18, lw=0)
+                late = steps >= steps[0] + skip * (steps[-1] - steps[0])
+                seen += [mean[late] - std[late], mean[late] + std[late]]
+            val_steps = _column(runs[0], val_key)[0] if val_key else []
+            if len(val_steps):
+                mean, std = mean_std([_column(r, val_key)[1] for r in runs])
+                val_steps = val_steps[:len(mean)]
+                ax.plot(val_steps, mean, 'o--', color=c, ms=4, lw=1)
+                ax.fill_between(val_steps, mean - std, mean + std, color=c,
+                                alpha=0.12, lw=0)
+                seen += [mean - std, mean + std]
+    for ax, seen in zip(axes, shown):
+        values = np.concatenate(seen) if seen else np.array([])
+        values = values[np.isfinite(values)]
+        if skip and not log and len(values) and \
+                values.min() < values.max():
+            low, high = values.min(), values.max()
+            pad = 0.05 * (high - low)
+            ax.set_ylim(low - pad, high + pad)
+    for ax, (panel, _, _) in zip(axes, panels):
+        ax.set_title(panel)
+        ax.set_xlabel('step')
+        ax.set_ylabel('cross-entropy')
+        ax.grid(alpha=0.3)
+        if log:  # ticks at 1, 2, 3, 5, 7 x 10^k, written plainly
+            ax.set_yscale('log')
+            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5, 7)))
+            ax.yaxis.set_major_formatter(FuncFormatter(
+                lambda v, _: f'{v:g}'))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles += [axes[0].plot([], [], 'k-', lw=1.4)[0],
+                axes[0].plot([], [], 'ko--', ms=4, lw=1)[0]]
+    labels += ['train' + (f' (EMA {smooth})' if smooth else ''),
+               'validation (mask rate 0.15)']
+    wide = max(len(label) for label in labels) > 20
+    fig.legend(handles, labels, loc='outside lower center', fontsize=8,
+               ncols=min(len(labels), 3 if wide else 4),
+               title='mean ± std over seeds' if any(
+                   len(r) > 1 for _, r in groups) else None,
+               title_fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_layers(groups, panels=LAYER_PANELS, threshold=0.9, title=None):
+    """Per-layer probe metrics of groups of runs (mean +- std over seeds).
+
+    Args:
+        groups: a list of (label, [probe reports of each seed's run]).
+        threshold: the collapse threshold drawn on 'token_sim'.
+    """
+    cols = 3
+    rows = (len(panels) + 1 + cols - 1) // cols  # one slot for the legend
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout='constrained')
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for i, (label, reports) in enumerate(groups):
+        c = color(i, len(groups))
+        for ax, (_, key) in zip(axes, panels):
+            mean, std = mean_std([r['layers'][key] for r in reports])
+            layers = np.arange(len(mean))
+            ax.plot(layers, mean, 'o-', color=c, ms=3.5, label=label)
+            ax.fill_between(layers, mean - std, mean + std, color=c,
+                            alpha=0.18, lw=0)
+    for ax, (panel, key) in zip(axes, panels):
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel('layer (0: embeddings)')
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if key == 'token_sim':
+            ax.axhline(threshold, color='k', ls=':', lw=1)
+            ax.text(0, threshold, ' collapse', va='bottom', fontsize=8)
+    for ax in axes[len(panels):]:
+        ax.axis('off')
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[len(panels)].legend(handles, labels, loc='center', fontsize=8,
+                             title='mean ± std over seeds',
+                             title_fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_summary(rows, panels=SUMMARY_PANELS, title=None):
+    """Dot-and-whisker view of a results table: one row a group.
+
+    Args:
+        rows: aggregated rows with 'label', '<col>_mean' and '<col>_std'.
+    """
+    rows = [r for r in rows]
+    fig = Figure(figsize=(3.3 * len(panels), 0.45 * len(rows) + 1.6),
+                 layout='constrained')
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    y = np.arange(len(rows))[::-1]
+    for ax, (panel, key, higher) in zip(axes, panels):
+        mean = np.array([_num(r.get(f'{key}_mean')) for r in rows])
+        std = np.nan_to_num([_num(r.get(f'{key}_std')) for r in rows])
+        colors = [color(i, len(rows)) for i in range(len(rows))]
+        ax.errorbar(mean, y, xerr=std, fmt='none', ecolor='0.5', capsize=3)
+        ax.scatter(mean, y, c=colors, zorder=3)
+        if np.isfinite(mean).any() and np.nanmax(mean) > np.nanmin(mean):
+            best = np.nanargmax(mean) if higher else np.nanargmin(mean)
+            ax.scatter(mean[best], y[best], s=160, facecolors='none',
+                       edgecolors='k', zorder=4)
+        ax.set_title(panel + (' ↑' if higher else ' ↓'), fontsize=10)
+        ax.grid(alpha=0.3, axis='x')
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+    axes[0].set_yticks(y, [r['label'] for r in rows], fontsize=8)
+    axes[0].set_ylim(-0.6, len(rows) - 0.4)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _num(value):
+    return float('nan') if value is None or value == '' else float(value)
+
+
+def show_heatmaps(matrices, xlabel, ylabel, titles=None, row_labels=None,
+                  ticklabels=None, figsize=None, cmap='Reds'):
+    """d2l's show_heatmaps: a grid of (rows, cols) matrices, one colour bar.
+
+    Args:
+        matrices: nested lists [row][col] of 2-D arrays (rows may differ in
+            length; the missing cells stay blank).
+        titles: nested [row][col] titles, or None.
+        row_labels: one label per row, written on its left.
+        ticklabels: token labels of both axes (square matrices).
+    """
+    num_rows = len(matrices)
+    num_cols = max(len(row) for row in matrices)
+    size = 2.4 if ticklabels is None else max(2.4, 0.22 * len(ticklabels))
+    size *= 0.8 if num_rows > 4 else 1  # keep tall grids on one screen
+    fig = Figure(figsize=figsize or (max(6, size * num_cols + 2.5),
+                                     size * num_rows + 0.6),
+                 layout='constrained')
+    axes = fig.subplots(num_rows, num_cols, squeeze=False)
+    vmax = max(float(np.max(m)) for row in matrices for m in row)
+    image = None
+    for i in range(num_rows):
+        for j in range(num_cols):
+            ax = axes[i, j]
+            if j >= len(matrices[i]):
+                ax.axis('off')
+                continue
+            image = ax.imshow(np.asarray(matrices[i][j]), cmap=cmap,
+                              vmin=0, vmax=vmax)
+            if ticklabels is not None:
+                ax.set_xticks(range(len(ticklabels)), ticklabels,
+                              rotation=90, fontsize=7)
+                ax.set_yticks(range(len(ticklabels)), ticklabels, fontsize=7)
+            if i == num_rows - 1:
+                ax.set_xlabel(xlabel)
+            if j == 0:
+                ax.set_ylabel(ylabel if row_labels is None else
+                              row_labels[i].replace(', ', '\n') +
+                              f'\n{ylabel}', fontsize=9)
+            if titles is not None:
+                ax.set_title(titles[i][j], fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6)
+    return fig
+
+
+def plot_attention(tokens, weights, title=None):
+    """Attention weights (layers, heads, T, T) of one input, as heatmaps."""
+    weights = np.asarray(weights)
+    num_blks, num_heads = weights.shape[:2]
+    fig = show_heatmaps(
+        [list(w) for w in weights], 'Keys', 'Queries',
+        titles=[[f'head {h + 1}' for h in range(num_heads)]] * num_blks,
+        row_labels=[f'block {b + 1}' for b in range(num_blks)],
+        ticklabels=tokens)
+    fig.suptitle(title or 'attention weights\n' + ' '.join(tokens),
+                 fontsize=10)
+    return fig
+
+
+def load_run(run_dir):
+    """A run folder's config, metrics and, if written, result and probe."""
+    run_dir = pathlib.Path(run_dir)
+    run = {'dir': run_dir,
+           'config': json.loads((run_dir / 'config.json').read_text()),
+           'metrics': read_metrics(run_dir)}
+    for name in ('result', 'probe'):
+        path = run_dir / f'{name}.json'
+        run[name] = json.loads(path.read_text()) if path.is_file() else None
+    return run
+
+
+def _settings(config):
+    """A run's config as flat 'section.field' keys, seeds left out."""
+    return {f'{section}.{k}': json.dumps(v)
+            for section in ('data', 'model', 'train')
+            for k, v in config.get(section, {}).items()
+            if (section, k) not in SEED_FIELDS}
+
+
+def group_runs(runs):
+    """Group loaded runs that differ only in seeds; return [(label, runs)].
+
+    A run written by the experiment runner carries its label; otherwise the
+    label lists the settings that differ between the groups.
+    """
+    groups = {}
+    for run in runs:
+        key = json.dumps(_settings(run['config']), sort_keys=True)
+        groups.setdefault(key, []).append(run)
+    settings = [_settings(g[0]['config']) for g in groups.values()]
+    varying = sorted(k for k in set().union(*settings)
+                     if len({s.get(k) for s in settings}) > 1)
+    out = []
+    for group, s in zip(groups.values(), settings):
+        result = group[0]['result'] or {}
+        label = result.get('label') or ', '.join(
+            f'{k.split(".", 1)[1]}={json.loads(s[k])}' for k in varying
+            if k in s) or group[0]['dir'].name
+        out.append((label, group))
+    return out
+
+
+def load_groups(run_dirs):
+    """Load run folders and group them by config: [(label, [runs])]."""
+    return group_runs([load_run(d) for d in run_dirs])
+
+
+def main(argv=None):
+    """python -m sandbox.compare {curves,layers,attention} RUN_DIR..."""
+    parser = argparse.ArgumentParser(prog='python -m sandbox.compare',
+                                     description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    curves = sub.add_parser('curves', help='overlay loss curves of runs')
+    curves.add_argument('--smooth', type=float, default=0.0,
+                        help='EMA weight in [0, 1), as TensorBoard')
+    curves.add_argument('--log', action='store_true', help='log-scale y')
+    layers = sub.add_parser('layers', help='per-layer probe metrics of runs'
+                            ' (their probe.json)')
+    attention = sub.add_parser('attention',
+                               help='attention heatmaps of a probed run')
+    for p in (curves, layers, attention):
+        p.add_argument('run_dirs', nargs='+', help='run folders')
+        p.add_argument('--out', default=None,
+                       help='output path without extension '
+                            '(default: ./<command>)')
+        p.add_argument('--title', default=None)
+    args = parser.parse_args(argv)
+    groups = load_groups(args.run_dirs)
+    runs = [r for _, group in groups for r in group]
+    if args.command == 'curves':
+        fig = plot_curves([(label, [r['metrics'] for r in group])
+                           for label, group in groups],
+                          args.smooth, args.log, title=args.title)
+    else:
+        missing = [str(r['dir']) for r in runs if r['probe'] is None]
+        if missing:
+            parser.error(f'no probe.json in {missing}: run '
+                         'python -m sandbox.probing RUN_DIR first')
+        if args.command == 'layers':
+            fig = plot_layers([(label, [r['probe'] for r in group])
+                               for label, group in groups],
+                              title=args.title)
+        else:
+            att = runs[0]['probe']['attention']
+            fig = plot_attention(att['tokens'], att['weights'], args.title)
+    for path in save_figure(fig, args.out or args.command):
+        print(path)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,288 @@
+"""Tests for sandbox.probing: each metric on vectors with known answers."""
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from sandbox import data
+from sandbox import probing as P
+from sandbox.config import ModelConfig
+from sandbox.model import bert_from_config
+
+E = np.eye(4)  # four orthonormal vectors
+
+
+def brute_force(X, groups=None):
+    """Mean cosine over ordered pairs i != j (from different groups)."""
+    U = P.unit_rows(X)
+    C = U @ U.T
+    n = len(X)
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j and (
+        groups is None or groups[i] != groups[j])]
+    return np.mean([C[i, j] for i, j in pairs]) if pairs else np.nan
+
+
+# ---------------------------------------------------- mean pairwise cosine
+
+def test_identical_vectors_have_similarity_one():
+    X = np.tile([[0.3, -1.0, 2.0]], (5, 1))
+    assert P.mean_pairwise_cosine(X) == pytest.approx(1)
+    assert P.mean_pairwise_cosine(X, [0, 0, 1, 1, 2]) == pytest.approx(1)
+
+
+def test_orthogonal_vectors_have_similarity_zero():
+    assert P.mean_pairwise_cosine(E) == pytest.approx(0, abs=1e-12)
+    assert P.mean_pairwise_cosine(3 * E, [0, 1, 0, 1]) == \
+        pytest.approx(0, abs=1e-12)
+
+
+def test_opposite_vectors_have_similarity_minus_one():
+    assert P.mean_pairwise_cosine([[1.0, 2.0], [-2.0, -4.0]]) == \
+        pytest.approx(-1)
+
+
+def test_groups_leave_out_pairs_within_a_group():
+    # rows 0 and 1 are equal (one group); row 2 is orthogonal to both
+    X = [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    assert P.mean_pairwise_cosine(X) == pytest.approx(1 / 3)
+    assert P.mean_pairwise_cosine(X, ['a', 'a', 'b']) == \
+        pytest.approx(0, abs=1e-12)
+    assert math.isnan(P.mean_pairwise_cosine(X, [7, 7, 7]))
+    assert math.isnan(P.mean_pairwise_cosine([[1.0, 0.0]]))
+
+
+def test_zero_vectors_count_as_cosine_zero():
+    assert P.mean_pairwise_cosine([[0.0, 0.0], [1.0, 0.0]]) == 0.0
+    np.testing.assert_array_equal(P.unit_rows([[0.0, 0.0]]), [[0.0, 0.0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(2, 9), st.integers(1, 5)),
+                  elements=st.floats(-10, 10, allow_subnormal=False)),
+       st.data())
+def test_mean_pairwise_cosine_matches_brute_force(X, draw):
+    groups = draw.draw(st.none() | st.lists(
+        st.integers(0, 3), min_size=len(X), max_size=len(X)))
+    expected = brute_force(X, groups)
+    got = P.mean_pairwise_cosine(X, groups)
+    if np.isnan(expected):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(expected, abs=1e-9)
+        assert -1 - 1e-9 <= got <= 1 + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, (6, 3), elements=st.floats(-5, 5)),
+       hnp.arrays(np.float64, (6, 1), elements=st.floats(0.01, 100)))
+def test_similarities_ignore_each_vector_s_length(X, scale):
+    words, sentences = [1, 1, 2, 2, 1, 2], [0, 1, 0, 1, 2, 2]
+    for f in (P.mean_pairwise_cosine,
+              lambda X: P.anisotropy(X, sentences),
+              lambda X: P.self_similarity(X, words, sentences, 2)):
+        assert f(X * scale) == pytest.approx(f(X), abs=1e-9)
+
+
+# ------------------------------------------------ Ethayarajh's measures
+
+def test_self_similarity_averages_over_words():
+    # word 5: the same vector in three sentences (1); word 6: orthogonal
+    # vectors in three sentences (0); word 7: only two sentences, left out
+    X = np.array([[1, 0, 0, 0]] * 3 + list(E[:3]) + [[0, 0, 0, 1]] * 2,
+                 np.float64)
+    words = [5, 5, 5, 6, 6, 6, 7, 7]
+    sentences = [0, 1, 2, 0, 1, 2, 0, 1]
+    assert P.self_similarity(X, words, sentences, 3) == pytest.approx(0.5)
+    assert P.self_similarity(X, words, sentences, 2) == \
+        pytest.approx((1 + 0 + 1) / 3)
+    assert math.isnan(P.self_similarity(X, words, sentences, 4))
+
+
+def test_self_similarity_takes_one_occurrence_a_sentence():
+    # word 5 twice in sentence 0 (first: e0, then e1), once in sentence 1
+    X = np.array([E[0], E[1], E[0]])
+    assert P.self_similarity(X, [5, 5, 5], [0, 0, 1], 2) == pytest.approx(1)
+    np.testing.assert_array_equal(P.first_occurrences([5, 5, 5], [0, 0, 1]),
+                                  [0, 2])
+
+
+def test_intra_sentence_similarity():
+    # one sentence of e0, e1: each has cosine 1/sqrt(2) with their mean;
+    # another of two equal vectors: 1; a one-word sentence is left out
+    X = np.array([E[0], E[1], E[2], 2 * E[2], E[3]])
+    sentences = [0, 0, 1, 1, 2]
+    assert P.intra_sentence_similarity(X, sentences) == \
+        pytest.approx((1 / math.sqrt(2) + 1) / 2)
+    assert math.isnan(P.intra_sentence_similarity(E[:1], [0]))
+
+
+def test_anisotropy_uses_pairs_from_different_sentences():
+    X = np.array([E[0], E[0], E[1], E[1]])
+    assert P.anisotropy(X, [0, 1, 0, 1]) == pytest.approx(1 / 2)
+    assert P.anisotropy(X, [0, 0, 1, 1]) == pytest.approx(0, abs=1e-12)
+    assert P.token_similarity(X, [3, 3, 4, 4]) == pytest.approx(0, abs=1e-12)
+
+
+def test_max_explainable_variance():
+    assert P.explained_variance_ratio([[1.0, 2.0], [-3.0, -6.0]]) == \
+        pytest.approx(1)
+    assert P.explained_variance_ratio(E[:3]) == pytest.approx(1 / 3)
+    X = np.array([E[0], 2 * E[0], E[0], E[1], E[2]])
+    words, sentences = [1, 1, 1, 2, 2], [0, 1, 2, 0, 1]
+    assert P.max_explainable_variance(X, words, sentences, 2) == \
+        pytest.approx((1 + 0.5) / 2)
+
+
+def test_layer_metrics_adjust_by_anisotropy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6))
+    words = rng.integers(0, 5, 40)
+    sentences = np.arange(40) // 5
+    m = P.layer_metrics(X, words, sentences, 2)
+    assert set(m) == set(P.LAYER_METRICS)
+    assert m['self_sim_adj'] == pytest.approx(m['self_sim'] - m['anisotropy'])
+    assert m['intra_sim_adj'] == \
+        pytest.approx(m['intra_sim'] - m['anisotropy'])
+
+
+# ------------------------------------------------- collapse and accuracy
+
+def test_check_collapse_warns_and_names_the_layers():
+    with pytest.warns(P.CollapseWarning, match=r'layer\(s\) \[1, 2\]'):
+        assert P.check_collapse([0.1, 0.95, 0.99], 0.9) == [1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert P.check_collapse([0.1, 0.5, float('nan')], 0.9) == []
+
+
+def test_topk_accuracy():
+    logits = np.array([[0.1, 0.5, 0.2],   # label 2 ranks 2nd
+                       [3.0, 2.0, 1.0],   # label 2 ranks 3rd
+                       [0.0, 9.0, 0.0]])  # label 1 ranks 1st
+    labels = [2, 2, 1]
+    assert P.topk_accuracy(logits, labels, ks=(1, 2, 3)) == \
+        {1: pytest.approx(1 / 3), 2: pytest.approx(2 / 3), 3: 1.0}
+    # weight 0 leaves the 3rd out
+    assert P.topk_accuracy(logits, labels, [1, 1, 0], ks=(1, 2)) == \
+        {1: 0.0, 2: 0.5}
+    # (batch, slots, V) logits work too
+    assert P.topk_accuracy(logits[None], [labels], ks=(1,))[1] == \
+        pytest.approx(1 / 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, (5, 7), elements=st.floats(-3, 3)),
+       st.lists(st.integers(0, 6), min_size=5, max_size=5))
+def test_topk_accuracy_grows_with_k_to_one(logits, labels):
+    acc = P.topk_accuracy(logits, labels, ks=range(1, 8))
+    values = [acc[k] for k in range(1, 8)]
+    assert values == sorted(values) and values[-1] == 1.0
+
+
+def test_probe_config_rejects_bad_fields():
+    with pytest.raises(ValueError, match='num_sentences'):
+        P.ProbeConfig(num_sentences=1)
+    with pytest.raises(ValueError, match='split'):
+        P.ProbeConfig(split='dev')
+    with pytest.raises(ValueError, match='unknown.*num_sentence'):
+        P.ProbeConfig.from_dict({'num_sentence': 3})
+
+
+# ---------------------------------------------------- on a tiny network
+
+@pytest.fixture(scope='module')
+def tiny(synthetic_dir):
+    """A tiny untrained BERT, the synthetic vocabulary and its sentences."""
+    _, vocab = data.load_corpus(synthetic_dir, 'train', min_freq=1,
+                                verify=False)
+    net = bert_from_config(ModelConfig(num_hiddens=8, ffn_num_hiddens=16,
+                                       num_heads=2, num_blks=2, max_len=64),
+                           len(vocab))
+    net.build()
+    config = P.ProbeConfig(num_sentences=30, min_contexts=2, batch_size=7)
+    sentences = P.heldout_sentences(vocab, synthetic_dir, config, 32,
+                                    verify=False)
+    return net, vocab, sentences, config
+
+
+def test_encode_sentences(tiny):
+    _, vocab, _, _ = tiny
+    tokens, segments, valid_lens = P.encode_sentences(vocab, [[7, 8, 9],
+                                                              [5]])
+    cls, sep, pad = vocab['<cls>'], vocab['<sep>'], vocab['<pad>']
+    np.testing.assert_array_equal(tokens, [[cls, 7, 8, 9, sep],
+                                           [cls, 5, sep, pad, pad]])
+    np.testing.assert_array_equal(valid_lens, [5, 3])
+    assert not segments.any()
+
+
+def test_heldout_sentences_fit_and_are_seeded(tiny, synthetic_dir):
+    _, vocab, sentences, config = tiny
+    assert len(sentences) == 30
+    assert all(config.min_len <= len(s) <= 30 for s in sentences)
+    again = P.heldout_sentences(vocab, synthetic_dir, config, 32, False)
+    assert all(np.array_equal(a, b) for a, b in zip(sentences, again))
+
+
+def test_token_vectors_follow_the_words(tiny):
+    net, vocab, sentences, config = tiny
+    vectors = P.token_vectors(net, vocab, sentences, config.batch_size)
+    n = sum(len(s) for s in sentences)
+    assert len(vectors.layers) == 3  # embeddings + 2 blocks
+    assert all(X.shape == (n, 8) for X in vectors.layers)
+    np.testing.assert_array_equal(vectors.word_ids, np.concatenate(sentences))
+    np.testing.assert_array_equal(
+        vectors.sentence_ids,
+        np.repeat(np.arange(len(sentences)), [len(s) for s in sentences]))
+    # batching does not change the vectors (dropout is off)
+    one = P.token_vectors(net, vocab, sentences, len(sentences))
+    np.testing.assert_allclose(one.layers[-1], vectors.layers[-1],
+                               atol=1e-5)
+
+
+def test_probe_model_report(tiny):
+    net, vocab, sentences, config = tiny
+    report = P.probe_model(net, vocab, config=config, sentences=sentences)
+    json.dumps(report)  # JSON-ready
+    for name in P.LAYER_METRICS:
+        assert len(report['layers'][name]) == 3
+    for name in ('self_sim', 'intra_sim', 'anisotropy', 'token_sim'):
+        assert all(-1 <= v <= 1 for v in report['layers'][name])
+    assert 0 <= report['mlm_top1'] <= report['mlm_top5'] <= 1
+    assert report['crane_cos'] is None  # no "crane" in the synthetic corpus
+    assert len(report['fill_mask']) == 3
+    assert all(ex['text'].count('<mask>') == 1 and len(ex['top']) == 5
+               for ex in report['fill_mask'])
+    weights = np.array(report['attention']['weights'])
+    T = len(report['attention']['tokens'])
+    assert weights.shape == (2, 2, T, T)
+    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-3)
+    summary = P.summarize(report)
+    assert summary['probe_self_sim'] == report['layers']['self_sim'][-1]
+    assert 'COLLAPSE' not in P.format_report(report)
+
+
+def test_identical_inputs_are_flagged_as_collapsed(tiny):
+    net, vocab, sentences, config = tiny
+    weights = [v.numpy() for v in net.weights]
+    try:
+        # every token, position and segment embeds to the same vector
+        enc = net.encoder
+        enc.token_embedding.embeddings.assign(
+            np.ones(enc.token_embedding.embeddings.shape))
+        enc.segment_embedding.embeddings.assign(
+            np.zeros(enc.segment_embedding.embeddings.shape))
+        enc.pos_embedding.assign(np.zeros(enc.pos_embedding.shape))
+        with pytest.warns(P.CollapseWarning):
+            report = P.probe_model(net, vocab, config=config,
+                                   sentences=sentences[:10])
+        assert report['collapsed_layers'] == [0, 1, 2]
+        assert report['layers']['self_sim'][0] == pytest.approx(1)
+    finally:
+        for v, w in zip(net.weights, weights):
+            v.assign(w)
