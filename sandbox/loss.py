@@ -20,13 +20,24 @@ class BERTLoss(NamedTuple):
     nsp_acc: tf.Tensor  # () NSP accuracy
 
 
+def nsp_loss(nsp_Y_hat, nsp_y):
+    """Mean NSP cross-entropy and accuracy of logits nsp_Y_hat (B, 2)."""
+    nsp_Y_hat = tf.cast(nsp_Y_hat, tf.float32)  # (B, 2)
+    nsp_y = tf.cast(nsp_y, tf.int32)  # (B,)
+    nsp_l = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=nsp_y, logits=nsp_Y_hat))
+    nsp_acc = tf.reduce_mean(tf.cast(
+        tf.argmax(nsp_Y_hat, -1, output_type=tf.int32) == nsp_y,
+        tf.float32))
+    return nsp_l, nsp_acc
+
+
 def bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
               mlm_weight=1.0, nsp_weight=1.0):
     """BERTLoss of logits mlm_Y_hat (B, P, V), nsp_Y_hat (B, 2), in float32."""
     # mlm_Y (B, P) int labels; mlm_weights (B, P), 0 marks padding slots;
     # nsp_y (B,) int labels. Note: the batch order is mlm_weights, mlm_Y.
     mlm_Y_hat = tf.cast(mlm_Y_hat, tf.float32)  # (B, P, V)
-    nsp_Y_hat = tf.cast(nsp_Y_hat, tf.float32)  # (B, 2)
     weights = tf.cast(mlm_weights, tf.float32)  # (B, P)
     real = weights != 0  # (B, P)
     # Padding slots get label 0 and logits 0, so neither their labels nor
@@ -43,23 +54,118 @@ def bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
     mlm_acc = tf.math.divide_no_nan(
         tf.reduce_sum(tf.where(real, hits * weights, 0.)), total)
 
-    nsp_y = tf.cast(nsp_y, tf.int32)  # (B,)
-    nsp_l = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=nsp_y, logits=nsp_Y_hat))
-    nsp_acc = tf.reduce_mean(tf.cast(
-        tf.argmax(nsp_Y_hat, -1, output_type=tf.int32) == nsp_y,
-        tf.float32))
+    nsp_l, nsp_acc = nsp_loss(nsp_Y_hat, nsp_y)
     l = mlm_weight * mlm_l + nsp_weight * nsp_l
     return BERTLoss(mlm_l, nsp_l, l, mlm_acc, nsp_acc)
 
 
+def linear_cross_entropy(Y, kernel, bias, labels):
+    """Cross-entropy and hits of softmax(Y @ kernel + bias), fused, per row.
+
+    Y (N, H) in the compute dtype (float32, or bfloat16 under mixed
+    precision: the matmuls then run in bfloat16, the softmax in float32);
+    kernel (H, V), bias (V,); labels (N,) int. Returns float32 (N,)
+    cross-entropies and (N,) hits (1. where the argmax is the label).
+
+    The same values as sparse_softmax_cross_entropy_with_logits on the
+    logits, up to rounding, at a fraction of the cost: the softmax is
+    oneDNN's, the forward pass keeps only softmax - one_hot (N, V) for the
+    backward pass, and the backward pass feeds it straight to the two
+    matmuls, scaling the (N, H) side instead of the (N, V) one.
+    """
+    return _linear_cross_entropy(Y, kernel, bias, tf.cast(labels, tf.int32))
+
+
+@tf.custom_gradient
+def _linear_cross_entropy(Y, kernel, bias, labels):
+    W = tf.cast(kernel, Y.dtype)  # (H, V)
+    logits = tf.nn.bias_add(tf.matmul(Y, W), tf.cast(bias, Y.dtype))  # N,V
+    logits = tf.cast(logits, tf.float32)  # (N, V)
+    top = tf.argmax(logits, -1, output_type=tf.int32)  # (N,)
+    probs = tf.nn.softmax(logits)  # (N, V)
+
+    def at(X, index):  # X[i, index[i]]: (N,)
+        return tf.gather(X, index, batch_dims=1)
+
+    # log-sum-exp = top logit - log(its softmax); that softmax is >= 1/V,
+    # so, unlike log(softmax at the label), it cannot underflow
+    ce = at(logits, top) - tf.math.log(at(probs, top)) - at(logits, labels)
+    hits = tf.cast(top == labels, tf.float32)
+    # d ce / d logits = softmax - one_hot(labels), in the compute dtype;
+    # the label entries are computed in float32, then rounded
+    rows = tf.range(tf.shape(labels)[0])
+    d_logits = tf.tensor_scatter_nd_update(
+        tf.cast(probs, Y.dtype), tf.stack([rows, labels], 1),
+        tf.cast(at(probs, labels) - 1, Y.dtype))  # (N, V)
+
+    def grad(d_ce, d_hits):
+        del d_hits  # hits are counts, not differentiable
+        s = tf.cast(d_ce, Y.dtype)[:, None]  # (N, 1) row scales
+        d_Y = tf.matmul(d_logits, W, transpose_b=True) * s  # (N, H)
+        # The bias is the weight of a constant feature 1: one matmul
+        d_Wb = tf.matmul(tf.concat([Y * s, s], 1), d_logits,
+                         transpose_a=True)  # (H + 1, V)
+        return (d_Y, tf.cast(d_Wb[:-1], kernel.dtype),
+                tf.cast(d_Wb[-1], bias.dtype), None)
+
+    return (ce, hits), grad
+
+
 def get_batch_loss_bert(net, batch, training=True, mlm_weight=1.0,
-                        nsp_weight=1.0):
-    """BERTLoss of `net` on a batch in d2l's order (a data.BERTBatch)."""
+                        nsp_weight=1.0, fused=False, static_shapes=False):
+    """BERTLoss of `net` on a batch in d2l's order (a data.BERTBatch).
+
+    fused=True, what training uses, computes the MLM loss from the MLM
+    head's features with `linear_cross_entropy`, at the real
+    (nonzero-weight) slots only: the same losses up to float rounding,
+    faster and in less memory. Under mixed precision, it also runs the
+    vocabulary projection in bfloat16. static_shapes=True (for XLA) keeps
+    all slots, padding ones zeroed.
+    """
     (tokens, segments, valid_lens, pred_positions, mlm_weights, mlm_Y,
      nsp_y) = batch
-    _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments,
-                                  tf.reshape(valid_lens, (-1,)),
-                                  pred_positions, training=training)
-    return bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
-                     mlm_weight, nsp_weight)
+    valid_lens = tf.reshape(valid_lens, (-1,))
+    if not fused:
+        _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments, valid_lens,
+                                      pred_positions, training=training)
+        return bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
+                         mlm_weight, nsp_weight)
+    encoded_X, _, nsp_Y_hat = net(tokens, segments, valid_lens,
+                                  training=training)  # (B, T, H), (B, 2)
+    mlm_l, mlm_acc = _fused_mlm_loss(net, encoded_X, pred_positions,
+                                     mlm_weights, mlm_Y, static_shapes)
+    nsp_l, nsp_acc = nsp_loss(nsp_Y_hat, nsp_y)
+    l = mlm_weight * mlm_l + nsp_weight * nsp_l
+    return BERTLoss(mlm_l, nsp_l, l, mlm_acc, nsp_acc)
+
+
+def _fused_mlm_loss(net, encoded_X, pred_positions, mlm_weights, mlm_Y,
+                    static_shapes=False):
+    """Weighted mean MLM loss and accuracy, via linear_cross_entropy."""
+    weights = tf.cast(mlm_weights, tf.float32)  # (B, P)
+    labels = tf.cast(mlm_Y, tf.int32)  # (B, P)
+    H = encoded_X.shape[-1]
+    if static_shapes:  # all B * P slots
+        Y = tf.reshape(net.mlm.features(encoded_X, pred_positions),
+                       (-1, H))  # (B * P, H)
+        w, labels = tf.reshape(weights, (-1,)), tf.reshape(labels, (-1,))
+        # Padding rows: zero features, label 0, so finite (bias) logits
+        # and no gradient, whatever the model computed there
+        Y = tf.where((w != 0)[:, None], Y, tf.zeros_like(Y))
+        labels = tf.where(w != 0, labels, 0)
+    else:  # only the N real slots
+        real = tf.where(weights != 0)  # (N, 2): (row, slot)
+        T = tf.shape(encoded_X, out_type=tf.int64)[1]
+        # Each real slot's position in the flattened (B * T) tokens
+        flat = real[:, 0] * T + tf.cast(tf.gather_nd(pred_positions, real),
+                                        tf.int64)  # (N,)
+        X = tf.reshape(encoded_X, (1, -1, H))  # (1, B * T, H)
+        Y = net.mlm.features(X, flat[None])[0]  # (N, H)
+        w, labels = tf.gather_nd(weights, real), tf.gather_nd(labels, real)
+    embeddings = (net.encoder.token_embedding.embeddings
+                  if net.mlm.tie_weights else None)
+    ce, hits = linear_cross_entropy(
+        Y, *net.mlm.decoder_weights(embeddings), labels)  # (N,)
+    total = tf.reduce_sum(w)
+    return (tf.math.divide_no_nan(tf.reduce_sum(ce * w), total),
+            tf.math.divide_no_nan(tf.reduce_sum(hits * w), total))

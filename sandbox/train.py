@@ -86,17 +86,43 @@ def _global_parts(loss, batch):
             'nsp_acc': loss.nsp_acc * nsp_share}
 
 
+def _clip_summed(grads, clip_norm, num_replicas):
+    """Clip the replicas' summed gradients by their global norm.
+
+    Keras clips each replica's gradients before summing them, by the norm
+    of that replica's share: sum and clip here instead, and hand Keras
+    1 / num_replicas of the result, which its clipping leaves alone and
+    its sum restores.
+    """
+    grads = tf.distribute.get_replica_context().all_reduce('sum', grads)
+    grads, _ = tf.clip_by_global_norm(grads, clip_norm)
+    return [g / num_replicas for g in grads]
+
+
 def make_train_step(net, optimizer, config, strategy):
-    """Return a compiled step: batch -> dict of METRICS (global means)."""
+    """Return a compiled step: batch -> dict of METRICS (global means).
+
+    The loss is get_batch_loss_bert's fused one (the same values up to
+    float rounding); under XLA (config.jit_compile) with static shapes.
+    """
     mlm_weight, nsp_weight = config.mlm_weight, config.nsp_weight
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
-            parts = _global_parts(get_batch_loss_bert(net, batch), batch)
+            loss = get_batch_loss_bert(net, batch, fused=True,
+                                       static_shapes=config.jit_compile)
+            parts = _global_parts(loss, batch)
             parts['l'] = mlm_weight * parts['mlm_l'] + \
                 nsp_weight * parts['nsp_l']
             scaled = optimizer.scale_loss(parts['l'])
         grads = tape.gradient(scaled, net.trainable_variables)
+        # Embedding gradients come as IndexedSlices with repeated rows;
+        # Keras's Adam squares those slice by slice (v gets sum(g**2), not
+        # sum(g)**2) and densifies them twice: densify them once
+        grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
+        if config.clip_norm and strategy.num_replicas_in_sync > 1:
+            grads = _clip_summed(grads, config.clip_norm,
+                                 strategy.num_replicas_in_sync)
         optimizer.apply_gradients(zip(grads, net.trainable_variables))
         return parts
 
@@ -113,7 +139,7 @@ def make_eval_step(net, strategy):
     """Return a compiled step: batch -> weighted sums of loss and accuracy."""
 
     def replica_step(batch):
-        loss = get_batch_loss_bert(net, batch, training=False)
+        loss = get_batch_loss_bert(net, batch, training=False, fused=True)
         w = tf.reduce_sum(tf.cast(batch.mlm_weights, tf.float32))
         n = tf.cast(tf.shape(batch.nsp_y)[0], tf.float32)
         return {'mlm_l': loss.mlm_l * w, 'mlm_acc': loss.mlm_acc * w,

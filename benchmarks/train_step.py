@@ -1,0 +1,304 @@
+"""Benchmark the training step: pairs/sec, GFLOP/s, first step, pipeline, RSS.
+
+Times train.make_train_step (forward, loss, backward, Adam) on WikiText-2
+batches, at d2l's config by default, and prints for one dtype policy:
+pairs/sec (median of timed steps after warm-up), achieved GFLOP/s and the
+fraction of a matmul peak measured in the same run, the first step's time
+(tracing, plus XLA compilation with --xla), the input pipeline's overhead
+(real batches vs the same batches held in memory) and the peak RSS.
+
+    python benchmarks/train_step.py --data-dir ../shared/data/wikitext-2
+    python benchmarks/train_step.py --dtype mixed_bfloat16 --xla
+    python benchmarks/train_step.py --max-len 256 --blocks 4 --steps 6
+    python benchmarks/train_step.py --step both        # vs the unoptimised
+    python benchmarks/train_step.py --breakdown        # where the time goes
+
+Variants compared in one run (--step both, --breakdown) alternate step by
+step, so a machine shared with other work slows them alike.
+"""
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+
+def parse_args(argv=None):
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--data-dir', default=None)
+    p.add_argument('--dtype', default='float32',
+                   choices=['float32', 'mixed_bfloat16', 'mixed_float16'])
+    p.add_argument('--xla', action='store_true', help='jit_compile the step')
+    p.add_argument('--batch-size', type=int, default=512)
+    p.add_argument('--max-len', type=int, default=64)
+    p.add_argument('--blocks', type=int, default=2)
+    p.add_argument('--hidden', type=int, default=128)
+    p.add_argument('--heads', type=int, default=2)
+    p.add_argument('--ffn', type=int, default=256)
+    p.add_argument('--steps', type=int, default=20, help='timed steps')
+    p.add_argument('--warmup', type=int, default=3,
+                   help='untimed steps after the first')
+    p.add_argument('--step', default='optimised',
+                   choices=['optimised', 'reference', 'both'],
+                   help="reference: the unoptimised step (d2l-style loss "
+                   "on all logits, Keras dropout); both: alternate them")
+    p.add_argument('--breakdown', action='store_true',
+                   help='also time ablations: forward only, no MLM slots, '
+                   'no dropout')
+    p.add_argument('--intra-threads', type=int, default=None)
+    p.add_argument('--inter-threads', type=int, default=None)
+    p.add_argument('--profile', default=None, metavar='DIR',
+                   help='write a TensorBoard profile of 3 steps to DIR')
+    return p.parse_args(argv)
+
+
+def step_flops(batch_size, max_len, num_slots, vocab_size, hidden, ffn,
+               blocks, slot_fraction=1.0):
+    """Matmul FLOPs of one train step (3 x forward), at a fraction of the
+    MLM slots (1: all, as d2l computes them)."""
+    T, H = max_len, hidden
+    block = (4 * T * H * H + 2 * T * T * H + 2 * T * H * ffn) * 2
+    mlm = slot_fraction * num_slots * (H * H + H * vocab_size) * 2
+    nsp = (H * H + 2 * H) * 2
+    return 3 * batch_size * (blocks * block + mlm + nsp)
+
+
+def rss_mib():
+    """The current resident set size, MiB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import tensorflow as tf
+    if args.intra_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(
+            args.intra_threads)
+    if args.inter_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(
+            args.inter_threads)
+    import keras
+    from sandbox import data
+    from sandbox.config import DataConfig, ModelConfig, TrainConfig
+
+    data_config = DataConfig(batch_size=args.batch_size,
+                             max_len=args.max_len)
+    model_config = ModelConfig(num_hiddens=args.hidden,
+                               ffn_num_hiddens=args.ffn,
+                               num_heads=args.heads, num_blks=args.blocks,
+                               max_len=max(1000, args.max_len))
+    train_config = TrainConfig(dtype_policy=args.dtype,
+                               jit_compile=args.xla)
+    train_iter, vocab = data.load_data_wiki(
+        args.batch_size, args.max_len, args.data_dir, config=data_config,
+        drop_remainder=True)
+    it = iter(train_iter)
+    held = [next(it) for _ in range(8)]  # batches held in memory
+    del it
+    rss_data = rss_mib()
+
+    names = {'optimised': ['optimised'], 'reference': ['reference'],
+             'both': ['reference', 'optimised']}[args.step]
+    steps, first = {}, {}
+    for name in names:
+        step = build_step(name, model_config, len(vocab), train_config)
+        start = time.perf_counter()
+        float(step(held[0])['l'])
+        first[name] = time.perf_counter() - start
+        steps[name] = step
+    variants = {name: (steps[name], held) for name in names}
+    if args.breakdown:
+        variants.update(breakdown_steps(model_config, len(vocab),
+                                        train_config, held))
+    for name, (step, batches) in variants.items():
+        for i in range(args.warmup):
+            float(step(batches[i % len(batches)])['l'])
+
+    # Alternate: one step of each variant, then one from the pipeline
+    main_name = names[-1]
+    pipeline = _endless(train_iter)
+    times = {name: [] for name in variants}
+    times['pipeline'], peaks = [], []
+    for i in range(args.steps):
+        for name, (step, batches) in variants.items():
+            times[name].append(timed(step, batches[i % len(batches)]))
+        times['pipeline'].append(timed(steps[main_name], None, pipeline))
+        if i % 5 == 0:  # the matmul peak, under the same conditions
+            peaks.append(matmul_peak(tf, args.dtype))
+    if args.profile:
+        tf.profiler.experimental.start(args.profile)
+        for i in range(3):
+            float(steps[main_name](held[i])['l'])
+        tf.profiler.experimental.stop()
+
+    num_slots = held[0].pred_positions.shape[1]
+    real = statistics.mean(float(tf.reduce_mean(b.mlm_weights))
+                           for b in held)
+    sizes = (args.batch_size, args.max_len, num_slots, len(vocab),
+             args.hidden, args.ffn, args.blocks)
+    flops = step_flops(*sizes)
+    # The optimised step computes the MLM head at the real slots only
+    executed = {'reference': flops,
+                'optimised': step_flops(*sizes, slot_fraction=real)}
+    peak = statistics.median(peaks)
+    print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
+          f'{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} '
+          f'at the end), threads intra '
+          f'{tf.config.threading.get_intra_op_parallelism_threads()} inter '
+          f'{tf.config.threading.get_inter_op_parallelism_threads()}')
+    print(f'config: batch {args.batch_size}, max_len {args.max_len}, '
+          f'{args.blocks} blocks, hidden {args.hidden}, heads {args.heads}, '
+          f'ffn {args.ffn}, vocab {len(vocab)}, {num_slots} MLM slots '
+          f'({real:.0%} real), {args.dtype}, xla {args.xla}')
+    print(f'matmul FLOP/step: {flops / 1e9:.1f} G with all slots (d2l), '
+          f'{executed["optimised"] / 1e9:.1f} G at the real slots; matmul '
+          f'peak {peak:.0f} GFLOP/s ({_mm_dtype(args.dtype)} 2048^3, this '
+          f'run)')
+    for name in names:
+        t = statistics.median(times[name])
+        rate = executed[name] / t / 1e9
+        print(f'{name:>10}: {args.batch_size / t:7.1f} pairs/sec '
+              f'({t * 1e3:5.0f} ms/step, median of {len(times[name])}); '
+              f'{rate:5.1f} GFLOP/s executed = {rate / peak:.0%} of peak')
+    if len(names) > 1:
+        ref, opt = (statistics.median(times[name]) for name in names)
+        print(f'speed-up: {ref / opt:.2f}x')
+    t_main = statistics.median(times[main_name])
+    for name in ('forward only', 'no MLM slots', 'no dropout'):
+        if name in times:
+            t = statistics.median(times[name])
+            what = {'forward only': 'forward pass + loss',
+                    'no MLM slots': 'MLM head + loss cost',
+                    'no dropout': 'dropout costs'}[name]
+            cost = t if name == 'forward only' else t_main - t
+            print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> {what} '
+                  f'{cost * 1e3:4.0f} ms ({cost / t_main:.0%} of the step)')
+    for name in names:
+        print(f'first step ({name}): {first[name]:.2f} s '
+              f'({"XLA compile" if args.xla else "trace"} + one step)')
+    t_mem = statistics.median(times[main_name])
+    t_pipe = statistics.median(times['pipeline'])
+    print(f'input pipeline: {t_pipe * 1e3:.0f} ms/step on real batches vs '
+          f'{t_mem * 1e3:.0f} held in memory: {t_pipe / t_mem - 1:+.1%}')
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'peak RSS {peak_rss:,.0f} MiB (RSS with the data loaded, before '
+          f'the model: {rss_data:,.0f} MiB)')
+
+
+def build_step(name, model_config, vocab_size, train_config):
+    """A fresh model, Adam and step: train's optimised one or the reference."""
+    import tensorflow as tf
+    from sandbox.pretrain import build_model
+    from sandbox.train import make_optimizer, make_train_step
+    strategy = tf.distribute.get_strategy()
+    if name == 'reference':
+        return reference_step(model_config, vocab_size, train_config)
+    net = build_model(model_config, vocab_size, train_config)
+    net.build()
+    optimizer = make_optimizer(train_config)
+    optimizer.build(net.trainable_variables)
+    return make_train_step(net, optimizer, train_config, strategy)
+
+
+def reference_step(model_config, vocab_size, train_config):
+    """The unoptimised step: full (B, P, V) logits, d2l-style loss (with
+    tf.where on the logits and sparse_softmax_cross_entropy), Keras
+    dropout, IndexedSlices embedding gradients."""
+    import keras
+    import tensorflow as tf
+    from sandbox import model
+    from sandbox.loss import get_batch_loss_bert
+    from sandbox.pretrain import build_model
+    from sandbox.train import _global_parts, make_optimizer
+    fast_dropout, model.Dropout = model.Dropout, keras.layers.Dropout
+    try:
+        net = build_model(model_config, vocab_size, train_config)
+        net.build()
+    finally:
+        model.Dropout = fast_dropout
+    optimizer = make_optimizer(train_config)
+    optimizer.build(net.trainable_variables)
+    strategy = tf.distribute.get_strategy()
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            parts = _global_parts(get_batch_loss_bert(net, batch), batch)
+            parts['l'] = parts['mlm_l'] + parts['nsp_l']
+        grads = tape.gradient(parts['l'], net.trainable_variables)
+        optimizer.apply_gradients(zip(grads, net.trainable_variables))
+        return parts
+
+    @tf.function(jit_compile=train_config.jit_compile,
+                 reduce_retracing=True)
+    def step(batch):
+        parts = strategy.run(replica_step, args=(batch,))
+        return {k: strategy.reduce('SUM', v, axis=None)
+                for k, v in parts.items()}
+
+    return step
+
+
+def breakdown_steps(model_config, vocab_size, train_config, held):
+    """Ablations of the optimised step: {name: (step, batches)}."""
+    import tensorflow as tf
+    from sandbox.loss import get_batch_loss_bert
+    from sandbox.pretrain import build_model
+    net = build_model(model_config, vocab_size, train_config)
+    net.build()
+
+    @tf.function(reduce_retracing=True)
+    def forward(batch):
+        loss = get_batch_loss_bert(net, batch, fused=True)
+        return {'l': loss.l}
+
+    no_mlm = [b._replace(mlm_weights=tf.zeros_like(b.mlm_weights))
+              for b in held]
+    no_dropout = model_config.replace(dropout=0.0, attention_dropout=0.0)
+    step = build_step('optimised', model_config, vocab_size, train_config)
+    return {'forward only': (forward, held),
+            'no MLM slots': (step, no_mlm),
+            'no dropout': (build_step('optimised', no_dropout, vocab_size,
+                                      train_config), held)}
+
+
+def timed(step, batch, source=None):
+    """Seconds for one step on `batch` (or the next batch of `source`)."""
+    start = time.perf_counter()
+    float(step(next(source) if source is not None else batch)['l'])
+    return time.perf_counter() - start
+
+
+def _mm_dtype(dtype):
+    return {'mixed_bfloat16': 'bfloat16', 'mixed_float16': 'float16'}.get(
+        dtype, 'float32')
+
+
+def matmul_peak(tf, dtype, n=2048, repeats=5):
+    """GFLOP/s of an n x n x n matmul in the policy's compute dtype."""
+    a = tf.cast(tf.random.normal((n, n)), _mm_dtype(dtype))
+    b = tf.cast(tf.random.normal((n, n)), _mm_dtype(dtype))
+    mm = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)[0]))
+    mm(a, b).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        mm(a, b).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / min(times) / 1e9
+
+
+def _endless(dataset):
+    """Batches of `dataset` forever, epoch after epoch."""
+    while True:
+        yield from dataset
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+    main()

@@ -1,0 +1,218 @@
+"""The optimised train step computes what the unoptimised one does.
+
+The train step uses the fused MLM loss (logits at real slots only,
+loss.linear_cross_entropy), a cheaper Dropout and densified embedding
+gradients; here it is run side by side with the straightforward step
+(get_batch_loss_bert(fused=False): d2l-style loss on all (B, P, V)
+logits, Adam on IndexedSlices) from the same weights. No timing here:
+speed is benchmarks/train_step.py's business.
+"""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sandbox import loss as L
+from sandbox import model as M
+from sandbox.config import TrainConfig
+from sandbox.data import BERTBatch
+from sandbox.train import (METRICS, _global_parts, make_eval_step,
+                           make_optimizer, make_train_step)
+
+V, H, FFN, HEADS, BLKS, MAX_LEN = 50, 8, 16, 2, 2, 16
+B, T, P = 6, 12, 4
+
+
+def make_batch(seed):
+    """A BERTBatch with padding tokens and padding MLM slots."""
+    rng = np.random.default_rng(seed)
+    valid_lens = rng.integers(4, T + 1, B)
+    num_preds = rng.integers(0, P + 1, B)
+    num_preds[0] = P  # at least one real slot
+    weights = (np.arange(P)[None] < num_preds[:, None]).astype('float32')
+    positions = rng.integers(1, 4, (B, P)) * weights
+    labels = rng.integers(0, V, (B, P)) * weights
+    return BERTBatch(
+        tf.constant(rng.integers(0, V, (B, T)), tf.int32),
+        tf.constant(np.arange(T)[None] > valid_lens[:, None] // 2, tf.int32),
+        tf.constant(valid_lens, tf.int32),
+        tf.constant(positions, tf.int32), tf.constant(weights),
+        tf.constant(labels, tf.int32),
+        tf.constant(rng.integers(0, 2, B), tf.int32))
+
+
+def make_net(dropout=0.0, dtype='float32', **kwargs):
+    """A tiny built BERTModel; equal seeds give equal weights and masks."""
+    keras.utils.set_random_seed(0)
+    net = M.BERTModel(V, H, FFN, HEADS, BLKS, dropout, max_len=MAX_LEN,
+                      dtype=dtype, **kwargs)
+    net.build()
+    return net
+
+
+def reference_step(net, optimizer):
+    """The straightforward step the optimised one must match.
+
+    Its embedding gradients are densified as the optimised step's are:
+    Keras 3's Adam squares IndexedSlices slice by slice, before repeated
+    tokens are summed, so its v would hold sum(g**2) instead of sum(g)**2
+    (see test_adam_sees_embedding_gradients_summed).
+    """
+    def step(batch):
+        with tf.GradientTape() as tape:
+            parts = _global_parts(L.get_batch_loss_bert(net, batch), batch)
+            parts['l'] = parts['mlm_l'] + parts['nsp_l']
+        grads = tape.gradient(parts['l'], net.trainable_variables)
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        optimizer.apply_gradients(zip(grads, net.trainable_variables))
+        return parts
+    return tf.function(step)
+
+
+def run_both(config, steps=4, **net_kwargs):
+    """Per-step metrics of the reference and the optimised step, on
+    batches 0, 1, 0, 1, ..."""
+    out = []
+    for optimised in (False, True):
+        net = make_net(dtype=config.dtype_policy, **net_kwargs)
+        optimizer = make_optimizer(config)
+        optimizer.build(net.trainable_variables)
+        step = (make_train_step(net, optimizer, config,
+                                tf.distribute.get_strategy())
+                if optimised else reference_step(net, optimizer))
+        out.append([{k: float(v) for k, v in
+                     step(make_batch(i % 2)).items()} for i in range(steps)])
+    return out
+
+
+@pytest.mark.parametrize('net_kwargs', [
+    {},  # d2l's variant
+    {'dropout': 0.2},  # same Dropout layers, same seeds: same masks
+    {'norm_first': True, 'activation': 'gelu', 'tie_weights': True}])
+def test_optimised_float32_step_gives_the_same_losses(net_kwargs):
+    ref, fast = run_both(TrainConfig(), **net_kwargs)
+    for i, (a, b) in enumerate(zip(ref, fast)):
+        for k in METRICS:
+            assert b[k] == pytest.approx(a[k], abs=1e-5), (i, k)
+    assert ref[2]['l'] < ref[0]['l']  # it trains (on batch 0)
+
+
+def test_xla_step_gives_the_same_losses():
+    ref, fast = run_both(TrainConfig(jit_compile=True), steps=3)
+    for a, b in zip(ref, fast):
+        for k in METRICS:
+            assert b[k] == pytest.approx(a[k], abs=1e-5), k
+
+
+def test_mixed_bfloat16_step_is_close():
+    config = TrainConfig(dtype_policy='mixed_bfloat16')
+    ref, fast = run_both(config, steps=3)
+    for a, b in zip(ref, fast):
+        assert b['l'] == pytest.approx(a['l'], rel=2e-2)
+
+
+def test_eval_step_matches_unfused_loss():
+    net, batch = make_net(), make_batch(7)
+    sums = make_eval_step(net, tf.distribute.get_strategy())(batch)
+    ref = L.get_batch_loss_bert(net, batch, training=False)
+    w, n = float(sums['w']), float(sums['n'])
+    assert float(sums['mlm_l']) / w == pytest.approx(float(ref.mlm_l),
+                                                     abs=1e-5)
+    assert float(sums['nsp_l']) / n == pytest.approx(float(ref.nsp_l),
+                                                     abs=1e-6)
+
+
+def test_adam_sees_embedding_gradients_summed():
+    net, batch = make_net(), make_batch(5)
+    config = TrainConfig()
+    optimizer = make_optimizer(config)
+    optimizer.build(net.trainable_variables)
+    with tf.GradientTape() as tape:
+        loss = L.get_batch_loss_bert(net, batch, fused=True)
+    emb = net.encoder.token_embedding.embeddings
+    g = tf.convert_to_tensor(tape.gradient(loss.l, emb))  # rows summed
+    make_train_step(net, optimizer, config,
+                    tf.distribute.get_strategy())(batch)
+    v = optimizer._velocities[optimizer._get_variable_index(emb)]
+    np.testing.assert_allclose(v, 0.001 * g.numpy() ** 2, rtol=1e-4,
+                               atol=1e-12)
+
+
+# ------------------------------------------------ the fused loss itself
+
+def xent_and_grads(fn, Y, kernel, bias, labels):
+    """Cross-entropies, hits and gradients w.r.t. Y, kernel, bias."""
+    Y, kernel, bias = (tf.constant(x) for x in (Y, kernel, bias))
+    with tf.GradientTape() as tape:
+        tape.watch([Y, kernel, bias])
+        ce, hits = fn(Y, kernel, bias, labels)
+        total = tf.reduce_sum(ce * tf.range(1., len(labels) + 1))
+    return ce, hits, tape.gradient(total, [Y, kernel, bias])
+
+
+def unfused(Y, kernel, bias, labels):
+    logits = Y @ kernel + bias
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    hits = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
+                   tf.float32)
+    return ce, hits
+
+
+@pytest.mark.parametrize('scale', [0.1, 3.0, 100.0])
+def test_linear_cross_entropy_matches_unfused(scale):
+    rng = np.random.default_rng(0)
+    N, Hd, Vocab = 9, 6, 40
+    Y = rng.normal(0, 1, (N, Hd)).astype('float32')
+    kernel = rng.normal(0, scale, (Hd, Vocab)).astype('float32')
+    bias = rng.normal(0, 1, (Vocab,)).astype('float32')
+    labels = tf.constant(rng.integers(0, Vocab, N), tf.int32)
+    ce1, hits1, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
+    ce2, hits2, g2 = xent_and_grads(L.linear_cross_entropy, Y, kernel,
+                                    bias, labels)
+    np.testing.assert_allclose(ce2, ce1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(hits2, hits1)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+    assert np.all(np.isfinite(ce2))  # even when softmax(label) underflows
+
+
+def test_fused_loss_ignores_padding_slots():
+    net = make_net()
+    batch = make_batch(3)
+    pad = batch.mlm_weights.numpy() == 0
+    junk = batch._replace(
+        mlm_Y=tf.constant(np.where(pad, V + 7, batch.mlm_Y), tf.int32),
+        pred_positions=tf.constant(np.where(pad, T - 1,
+                                            batch.pred_positions), tf.int32))
+    for static_shapes in (False, True):
+        a = L.get_batch_loss_bert(net, batch, fused=True,
+                                  static_shapes=static_shapes)
+        b = L.get_batch_loss_bert(net, junk, fused=True,
+                                  static_shapes=static_shapes)
+        ref = L.get_batch_loss_bert(net, batch)
+        for x, y, r in zip(a, b, ref):
+            assert float(x) == pytest.approx(float(y), abs=1e-6)
+            assert float(x) == pytest.approx(float(r), abs=1e-5)
+
+
+# ------------------------------------------------------------- Dropout
+
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
+@pytest.mark.parametrize('rate', [0.1, 0.5])
+def test_dropout_keeps_1_minus_rate_and_rescales(dtype, rate):
+    layer = M.Dropout(rate, seed=1, dtype=dtype)
+    x = tf.ones((400, 500), dtype)
+    y = layer(x, training=True).numpy().astype('float32')
+    assert set(np.unique(y)) == {0.0, np.float32(tf.cast(1 / (1 - rate),
+                                                          dtype))}
+    assert np.mean(y != 0) == pytest.approx(1 - rate, abs=0.005)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    assert not np.array_equal(y, layer(x, training=True))  # new draw
+
+
+def test_dropout_seeds_reproduce():
+    x = tf.ones((30, 40))
+    a = M.Dropout(0.3, seed=5)(x, training=True)
+    b = M.Dropout(0.3, seed=5)(x, training=True)
+    np.testing.assert_array_equal(a, b)
+    assert M.Dropout(0.3, seed=5).get_config()['rate'] == 0.3
