@@ -29,3 +29,5 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/data_pipeline.py $(DATA_ARG)
+	$(PY) benchmarks/train_step.py $(DATA_ARG)
+	$(PY) benchmarks/train_step.py $(DATA_ARG) --dtype mixed_bfloat16

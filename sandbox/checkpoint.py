@@ -22,16 +22,19 @@ class Checkpointer:
     tf.train.CheckpointManager writes each checkpoint's files first and
     records it in its `checkpoint` index (atomically) last, so a process
     killed at any moment leaves the previous checkpoint as the latest.
+    `iterator` is a tf.data iterator whose position is saved; pass None
+    where it cannot be (tf.distribute's iterators) and skip the batches
+    already taken instead.
     """
 
     def __init__(self, directory, net, optimizer, iterator, keep=3):
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         # Keras 3 layers are not all tracked by tf.train.Checkpoint (lists
         # of blocks, dropout seed states): name every variable explicitly
+        state = {'iterator': iterator} if iterator is not None else {}
         self.checkpoint = tf.train.Checkpoint(
             model=_by_name(net.variables),
-            optimizer=_by_name(optimizer.variables), iterator=iterator,
-            step=self.step)
+            optimizer=_by_name(optimizer.variables), step=self.step, **state)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(directory), max_to_keep=keep)
 

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 from d2l import tensorflow as d2l
 
-from sandbox.checkpoint import Checkpointer
+from sandbox.checkpoint import Checkpointer, latest_step
 from sandbox.config import TrainConfig
 from sandbox.loss import get_batch_loss_bert
 
@@ -252,12 +252,18 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         optimizer.build(net.trainable_variables)
     step_fn = make_train_step(net, optimizer, config, strategy)
     eval_step = make_eval_step(net, strategy)
-    # Epoch after epoch, as d2l's loop; one iterator, so it can be saved
-    batches = iter(_distribute(train_iter.repeat(), strategy))
+    # Epoch after epoch, as d2l's loop. One iterator, whose position a
+    # checkpoint saves; tf.distribute's cannot be saved, so a resumed
+    # distributed run skips the batches taken (the pipeline is seeded)
+    distributed = strategy.num_replicas_in_sync > 1
+    skip = latest_step(checkpoint_dir) if checkpoint_dir and distributed \
+        else 0
+    batches = iter(_distribute(train_iter.repeat().skip(skip), strategy))
     checkpointer, start = None, 0
     if checkpoint_dir is not None:
-        checkpointer = Checkpointer(checkpoint_dir, net, optimizer, batches,
-                                    config.keep_checkpoints)
+        checkpointer = Checkpointer(
+            checkpoint_dir, net, optimizer,
+            None if distributed else batches, config.keep_checkpoints)
         start = checkpointer.restore()
         if verbose and start:
             print(f'resumed from the checkpoint of step {start}')
@@ -280,7 +286,7 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
             timed_pairs += num_pairs
         metric.add(row['mlm_l'], row['nsp_l'], num_pairs, 1)
         row['step'] = step
-        row['lr'] = float(optimizer.learning_rate)
+        row['lr'] = float(tf.convert_to_tensor(optimizer.learning_rate))
         row['pairs_per_sec'] = num_pairs / elapsed
         if val_iter is not None and (step == config.num_steps or (
                 config.val_every and step % config.val_every == 0)):

@@ -157,3 +157,48 @@ def test_multi_worker_step_equals_single_device(runs):
         for a, b in zip(single, result['history']):
             for k in ('l', 'mlm_l', 'nsp_l', 'mlm_acc', 'nsp_acc'):
                 assert b[k] == pytest.approx(a[k], abs=1e-5), k
+
+
+TRAIN_BERT = '''
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from sandbox import data, train
+from sandbox.config import MODEL_PRESETS, TrainConfig
+from sandbox.pretrain import build_model
+
+corpus_dir, checkpoint_dir = sys.argv[1], sys.argv[2]
+histories = []
+for steps in (6, 4, 6):  # whole; stopped at 4; resumed to 6
+    keras.utils.set_random_seed(0)
+    ds, vocab = data.load_data_wiki(16, 24, corpus_dir, verify=False,
+                                    drop_remainder=True, masking='dynamic')
+    strategy = train.strategy_for(['/cpu:0', '/cpu:1'])
+    config = TrainConfig(num_steps=steps, checkpoint_every=2)
+    with strategy.scope():
+        net = build_model(MODEL_PRESETS['tiny'].replace(dropout=0.1),
+                          len(vocab), config)
+    histories.append(train.train_bert(
+        ds, net, len(vocab), config=config, strategy=strategy,
+        checkpoint_dir=None if steps == 6 and not histories else
+        checkpoint_dir, verbose=False))
+print(json.dumps([[r['step'], r['l'], r['lr']] for h in histories
+                  for r in h]))
+'''
+
+
+def test_train_bert_resumes_under_mirrored_strategy(synthetic_dir,
+                                                     tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, '-c', TRAIN_BERT, str(synthetic_dir),
+         str(tmp_path / 'checkpoints')],
+        env={**os.environ, 'PYTHONPATH': str(ROOT)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    rows = last_json(process)
+    whole, first, resumed = rows[:6], rows[6:10], rows[10:]
+    assert [r[0] for r in first + resumed] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(whole, first + resumed):
+        assert a[0] == b[0] and a[1] == pytest.approx(b[1], abs=1e-6)
