@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from sandbox.plot import atomic_save
 
-COLUMNS = ('step', 'l', 'mlm_l', 'nsp_l', 'mlm_acc', 'nsp_acc', 'lr',
-           'pairs_per_sec', 'val_mlm_l', 'val_mlm_acc', 'val_ppl',
+COLUMNS = ('step', 'l', 'mlm_l', 'nsp_l', 'mlm_acc', 'nsp_acc',
+           'grad_norm', 'lr', 'pairs_per_sec', 'val_mlm_l', 'val_mlm_acc', 'val_ppl',
            'val_nsp_l', 'val_nsp_acc')
 
 

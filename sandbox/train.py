@@ -10,8 +10,9 @@ from sandbox.checkpoint import Checkpointer, latest_step
 from sandbox.config import TrainConfig
 from sandbox.loss import get_batch_loss_bert
 
-# What a step reports: the loss parts, the total and the accuracies
-METRICS = ('mlm_l', 'nsp_l', 'l', 'mlm_acc', 'nsp_acc')
+# What a step reports: the loss parts, the total, the accuracies and the
+# gradient's norm (under tf.distribute, the sum of the replicas' norms)
+METRICS = ('mlm_l', 'nsp_l', 'l', 'mlm_acc', 'nsp_acc', 'grad_norm')
 
 
 def learning_rate(config):
@@ -46,9 +47,16 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def make_optimizer(config):
-    """Return Adam with the config's schedule and optional clipping."""
-    return keras.optimizers.Adam(learning_rate(config),
-                                 global_clipnorm=config.clip_norm)
+    """Return Adam with the config's schedule and optional clipping.
+
+    Under mixed_float16, a LossScaleOptimizer keeps small gradients from
+    underflowing (bfloat16 has float32's range and needs none).
+    """
+    optimizer = keras.optimizers.Adam(learning_rate(config),
+                                      global_clipnorm=config.clip_norm)
+    if config.dtype_policy == 'mixed_float16':
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def strategy_for(devices=None):
@@ -120,6 +128,9 @@ def make_train_step(net, optimizer, config, strategy):
         # Keras's Adam squares those slice by slice (v gets sum(g**2), not
         # sum(g)**2) and densifies them twice: densify them once
         grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
+        # Non-finite if any gradient is: training stops on it (float16's
+        # loss scaling skips such steps by design, so it is not checked)
+        parts['grad_norm'] = tf.linalg.global_norm(grads)
         if config.clip_norm and strategy.num_replicas_in_sync > 1:
             grads = _clip_summed(grads, config.clip_norm,
                                  strategy.num_replicas_in_sync)
@@ -271,7 +282,7 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
                                   stateful_metrics=METRICS + ('pairs/s',))
     # Sums of MLM loss, NSP loss, pairs, steps (d2l's Accumulator(4))
     metric, timer, history = d2l.Accumulator(4), d2l.Timer(), []
-    timed_pairs = 0
+    timed_pairs, float16 = 0, config.dtype_policy == 'mixed_float16'
     for step in range(start + 1, config.num_steps + 1):
         batch = next(batches)
         num_pairs = sum(int(t.shape[0]) for t in
@@ -279,6 +290,8 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         timer.start()
         row = {k: float(v) for k, v in step_fn(batch).items()}
         elapsed = timer.stop()
+        if float16:  # dynamic loss scaling skips non-finite gradients
+            row.pop('grad_norm')
         if not all(map(math.isfinite, row.values())):
             raise NonFiniteLossError(_non_finite_message(
                 step, row, checkpointer))

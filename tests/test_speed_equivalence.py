@@ -16,7 +16,7 @@ from sandbox import loss as L
 from sandbox import model as M
 from sandbox.config import TrainConfig
 from sandbox.data import BERTBatch
-from sandbox.train import (METRICS, _global_parts, make_eval_step,
+from sandbox.train import (_global_parts, make_eval_step,
                            make_optimizer, make_train_step)
 
 V, H, FFN, HEADS, BLKS, MAX_LEN = 50, 8, 16, 2, 2, 16
@@ -92,7 +92,7 @@ def run_both(config, steps=4, **net_kwargs):
 def test_optimised_float32_step_gives_the_same_losses(net_kwargs):
     ref, fast = run_both(TrainConfig(), **net_kwargs)
     for i, (a, b) in enumerate(zip(ref, fast)):
-        for k in METRICS:
+        for k in a:  # the reference reports the losses, not grad_norm
             assert b[k] == pytest.approx(a[k], abs=1e-5), (i, k)
     assert ref[2]['l'] < ref[0]['l']  # it trains (on batch 0)
 
@@ -100,7 +100,7 @@ def test_optimised_float32_step_gives_the_same_losses(net_kwargs):
 def test_xla_step_gives_the_same_losses():
     ref, fast = run_both(TrainConfig(jit_compile=True), steps=3)
     for a, b in zip(ref, fast):
-        for k in METRICS:
+        for k in a:  # the reference reports the losses, not grad_norm
             assert b[k] == pytest.approx(a[k], abs=1e-5), k
 
 
