@@ -419,6 +419,12 @@ class BERTModel(keras.Model):
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
             dropout, max_len, attention_dropout, norm_first, activation,
             dtype=dtype, name='encoder')
+        if tie_weights:
+            # Tied logits are h . e over num_hiddens unit-variance features:
+            # N(0, 1) embeddings start them at std sqrt(num_hiddens) (an
+            # MLM loss near 60); std num_hiddens ** -0.5 starts them at 1
+            self.encoder.token_embedding.embeddings_initializer = \
+                keras.initializers.RandomNormal(stddev=num_hiddens ** -0.5)
         self.hidden = keras.layers.Dense(num_hiddens, activation='tanh',
                                          dtype=dtype, name='hidden')
         self.mlm = MaskLM(vocab_size, num_hiddens, tie_weights, dtype=dtype,
