@@ -300,15 +300,19 @@ class BERTEncoder(keras.layers.Layer):
             return X, hidden_states, attention_weights
         return X
 
-    def get_config(self):
-        """Constructor arguments, for saving."""
-        return {**super().get_config(), 'vocab_size': self.vocab_size,
+    def architecture(self):
+        """The constructor's arguments (BERTModel's too, but tie_weights)."""
+        return {'vocab_size': self.vocab_size,
                 'num_hiddens': self.num_hiddens,
                 'ffn_num_hiddens': self.ffn_num_hiddens,
                 'num_heads': self.num_heads, 'num_blks': self.num_blks,
                 'dropout': self.dropout_rate, 'max_len': self.max_len,
                 'attention_dropout': self.attention_dropout,
                 'norm_first': self.norm_first, 'activation': self.activation}
+
+    def get_config(self):
+        """Constructor arguments, for saving."""
+        return {**super().get_config(), **self.architecture()}
 
 
 @_register
@@ -408,12 +412,9 @@ class BERTModel(keras.Model):
                  norm_first=False, activation='relu', tie_weights=False,
                  **kwargs):
         super().__init__(**kwargs)
+        # The rest of the architecture lives in self.encoder.architecture()
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
-        self.ffn_num_hiddens, self.num_heads = ffn_num_hiddens, num_heads
-        self.num_blks, self.dropout_rate = num_blks, dropout
-        self.max_len, self.attention_dropout = max_len, attention_dropout
-        self.norm_first, self.activation = norm_first, activation
-        self.tie_weights = tie_weights
+        self.max_len, self.tie_weights = max_len, tie_weights
         dtype = self.dtype_policy
         self.encoder = BERTEncoder(
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
@@ -467,13 +468,7 @@ class BERTModel(keras.Model):
 
     def get_config(self):
         """Constructor arguments, for saving."""
-        return {**super().get_config(), 'vocab_size': self.vocab_size,
-                'num_hiddens': self.num_hiddens,
-                'ffn_num_hiddens': self.ffn_num_hiddens,
-                'num_heads': self.num_heads, 'num_blks': self.num_blks,
-                'dropout': self.dropout_rate, 'max_len': self.max_len,
-                'attention_dropout': self.attention_dropout,
-                'norm_first': self.norm_first, 'activation': self.activation,
+        return {**super().get_config(), **self.encoder.architecture(),
                 'tie_weights': self.tie_weights}
 
 
@@ -529,7 +524,8 @@ def load_d2l_torch_weights(net, state_dict):
     then gives d2l's outputs (in inference mode, dropout off). Raises
     ValueError on missing or unexpected keys and on shape mismatches.
     """
-    if net.norm_first or net.activation != 'relu' or net.tie_weights:
+    arch = net.encoder.architecture()
+    if arch['norm_first'] or arch['activation'] != 'relu' or net.tie_weights:
         raise ValueError('load_d2l_torch_weights needs the d2l variant: '
                          "norm_first=False, activation='relu', "
                          'tie_weights=False')
