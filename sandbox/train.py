@@ -1,6 +1,5 @@
 """Pretraining: the compiled train step, validation and d2l's train_bert."""
 import math
-import time
 
 import keras
 import tensorflow as tf

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
-from sandbox import corpus, data
+from sandbox import data
 from sandbox.config import DataConfig
 from tests import d2l_reference
 

@@ -15,7 +15,6 @@ import pathlib
 import socket
 import subprocess
 import sys
-import textwrap
 
 import pytest
 

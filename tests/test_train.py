@@ -4,10 +4,9 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sandbox import data, train
-from sandbox.config import MODEL_PRESETS, DataConfig, TrainConfig
+from sandbox.config import MODEL_PRESETS, TrainConfig
 from sandbox.pretrain import build_model
 
 TINY = MODEL_PRESETS['tiny']
