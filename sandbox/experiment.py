@@ -34,7 +34,7 @@ from sandbox import probing
 from sandbox.config import (DataConfig, ModelConfig, TrainConfig,
                             check_range, model_preset)
 from sandbox.probing import ProbeConfig
-from sandbox.runlog import write_json
+from sandbox.runlog import config_differences, write_json
 
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'probe': ProbeConfig}
@@ -473,8 +473,7 @@ def resumable(run, run_dir):
         stored = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    wanted = _normal(run.configs.to_dict())
-    return all(stored.get(s) == wanted[s] for s in ('data', 'model', 'train'))
+    return not config_differences(stored, _normal(run.configs.to_dict()))
 
 
 def finished(run, run_dir):
@@ -487,10 +486,9 @@ def finished(run, run_dir):
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
-    stored, wanted = result.get('configs', {}), _normal(run.configs.to_dict())
-    differ = sorted(f'{s}.{k}' for s in wanted for k in
-                    set(wanted[s]) | set(stored.get(s, {}))
-                    if wanted[s].get(k) != stored.get(s, {}).get(k))
+    wanted = _normal(run.configs.to_dict())
+    differ = config_differences(result.get('configs', {}), wanted,
+                                sections=tuple(wanted))
     if differ:
         raise ValueError(f'{run_dir} holds a finished run whose config '
                          f'differs in {differ}; delete it or rerun '

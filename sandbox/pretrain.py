@@ -12,7 +12,8 @@ from sandbox.checkpoint import latest_step
 from sandbox.config import DataConfig, ModelConfig, TrainConfig
 from sandbox.model import bert_from_config
 from sandbox.plot import LossPlot, atomic_save
-from sandbox.runlog import RunLogger, truncate_metrics, write_json
+from sandbox.runlog import (RunLogger, config_differences, truncate_metrics,
+                            write_json)
 from sandbox.train import train_bert
 
 RUNS_ROOT = pathlib.Path('plots') / 'runs'
@@ -86,10 +87,11 @@ def claim_run_dir(run_dir, record):
         except json.JSONDecodeError as e:
             raise RunDirError(f'run_dir: {path} is not valid JSON ({e}); '
                               'choose another folder') from e
-        differ = [f'{section}.{k}: {saved.get(section, {}).get(k)!r} -> '
-                  f'{v!r}' for section in ('data', 'model', 'train')
-                  for k, v in record[section].items()
-                  if saved.get(section, {}).get(k) != v]
+        differ = []
+        for key in config_differences(saved, record):
+            section, field = key.split('.')
+            differ.append(f'{key}: {saved.get(section, {}).get(field)!r} -> '
+                          f'{record[section].get(field)!r}')
         if saved.get('vocab_size') != record['vocab_size']:
             differ.append(f"vocab_size: {saved.get('vocab_size')} -> "
                           f"{record['vocab_size']}")

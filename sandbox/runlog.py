@@ -8,8 +8,8 @@ import tensorflow as tf
 from sandbox.plot import atomic_save
 
 COLUMNS = ('step', 'l', 'mlm_l', 'nsp_l', 'mlm_acc', 'nsp_acc',
-           'grad_norm', 'lr', 'pairs_per_sec', 'val_mlm_l', 'val_mlm_acc', 'val_ppl',
-           'val_nsp_l', 'val_nsp_acc')
+           'grad_norm', 'lr', 'pairs_per_sec', 'val_mlm_l', 'val_mlm_acc',
+           'val_ppl', 'val_nsp_l', 'val_nsp_acc')
 
 
 def write_json(path, obj):
@@ -19,6 +19,16 @@ def write_json(path, obj):
             json.dump(obj, f, indent=2)
             f.write('\n')
     atomic_save(path, save)
+
+
+def config_differences(saved, wanted, sections=('data', 'model', 'train')):
+    """The 'section.field' keys whose values differ between config dicts."""
+    differ = []
+    for section in sections:
+        old, new = saved.get(section, {}), wanted.get(section, {})
+        differ += [f'{section}.{field}' for field in set(old) | set(new)
+                   if old.get(field) != new.get(field)]
+    return sorted(differ)
 
 
 def read_metrics(run_dir):
