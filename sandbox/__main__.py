@@ -5,8 +5,9 @@ import dataclasses
 import importlib
 import sys
 
-from sandbox.config import (MODEL_PRESETS, ConfigError, DataConfig,
-                            ModelConfig, TrainConfig)
+from sandbox.config import (MODEL_PRESETS, RECIPES, ConfigError,
+                            DataConfig, ModelConfig, TrainConfig,
+                            configs_from_settings)
 
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
 # Flag -> (section, field); each flag's default is the config's default
@@ -59,12 +60,19 @@ def parse_set(items):
 
 
 def configs_from_args(args):
-    """Build (DataConfig, ModelConfig, TrainConfig) from parsed arguments."""
+    """Build (DataConfig, ModelConfig, TrainConfig) from parsed arguments.
+
+    Flags and --set apply over the recipe, which applies over the model
+    preset; --seed sets data.seed (pairs, masks, order) and train.seed
+    (init, dropout) alike.
+    """
     changes = parse_set(args.set)
     for flag, (section, field) in FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
             changes[section][field] = value
+    if args.seed is not None:
+        changes['data']['seed'] = args.seed
     if args.mask_split is not None:
         changes['data']['mask_split'] = tuple(args.mask_split)
     if args.no_nsp:
@@ -72,22 +80,27 @@ def configs_from_args(args):
         changes['train']['nsp_weight'] = 0.0
     if args.xla:
         changes['train']['jit_compile'] = True
-    data = DataConfig().replace(seed=changes['train'].get('seed', 0),
-                                **changes['data'])
-    model = MODEL_PRESETS[args.preset].replace(**changes['model'])
-    return data, model, TrainConfig().replace(**changes['train'])
+    settings = {f'{section}.{field}': value
+                for section, fields in changes.items()
+                for field, value in fields.items()}
+    return configs_from_settings(settings, args.preset, args.recipe)
 
 
 def add_pretrain(sub):
     """The `pretrain` subcommand's arguments."""
     p = sub.add_parser(
         'pretrain', help='pretrain BERT on WikiText-2 with a live loss plot',
-        description='Pretrain BERT (MLM + NSP) on WikiText-2. The defaults '
-        "are d2l's run: the d2l preset (2 blocks, 128 hidden, 2 heads, ffn "
-        '256), batch 512, max_len 64, Adam at lr 0.01, 50 steps. The run '
-        'folder gets config.json, metrics.csv, loss.png (rewritten as '
-        'training goes: open it to watch), loss.gif, TensorBoard scalars, '
-        'model.keras and vocab.txt.')
+        description='Pretrain BERT (MLM + NSP) on WikiText-2. The default '
+        "recipe learns (docs/recipe.md); --recipe d2l is the book's run "
+        '(batch 512, Adam at lr 0.01, 50 steps), which learns nothing but '
+        'word frequencies. The model size is d2l\'s (2 blocks, 128 hidden, '
+        '2 heads, ffn 256) unless --preset says otherwise. The run '
+        'folder gets config.json, baseline.json, metrics.csv, loss.png '
+        '(rewritten as training goes: open it to watch), loss.gif, '
+        'TensorBoard scalars, model.keras and vocab.txt.')
+    p.add_argument('--recipe', default='default', choices=sorted(RECIPES),
+                   help='training recipe (default: default; d2l: the '
+                   "book's run)")
     p.add_argument('--preset', default='d2l', choices=sorted(MODEL_PRESETS),
                    help='model size (default: d2l)')
     p.add_argument('--data-dir', help='WikiText-2 folder (default: '
@@ -99,7 +112,8 @@ def add_pretrain(sub):
                    'resumes, one of another config is refused')
     p.add_argument('--resume', metavar='RUN_DIR',
                    help="continue RUN_DIR's run from its newest checkpoint, "
-                   'with the config it saved (other config flags ignored)')
+                   'with the config and corpus folder it saved (other '
+                   'config flags ignored)')
     for flag, (section, field) in FLAGS.items():
         f = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[field]
         kind = {'int': int, 'float': float}.get(
@@ -125,13 +139,15 @@ def add_pretrain(sub):
 def run_pretrain(args):
     """Pretrain and print where the run went."""
     from sandbox import pretrain
+    data_dir = args.data_dir
     if args.resume:
         data, model, train = pretrain.load_run_config(args.resume)
         run_dir = args.resume
+        data_dir = data_dir or pretrain.load_run_data_dir(args.resume)
     else:
         data, model, train = configs_from_args(args)
-        run_dir = args.out or pretrain.new_run_dir(name=args.preset)
-    out = pretrain.pretrain(data, model, train, data_dir=args.data_dir,
+        run_dir = args.out or pretrain.new_run_dir(name=args.recipe)
+    out = pretrain.pretrain(data, model, train, data_dir=data_dir,
                             run_dir=run_dir, verify=not args.no_verify,
                             verbose=not args.quiet)
     last = out['history'][-1]
@@ -140,9 +156,17 @@ def run_pretrain(args):
               f"{last['val_ppl']:.1f}), MLM accuracy "
               f"{last['val_mlm_acc']:.3f}, NSP accuracy "
               f"{last['val_nsp_acc']:.3f}")
-    from sandbox.probe import crane_probe
-    print(f"crane probe: cosine {crane_probe(out['net'], out['vocab']):.3f} "
+    from sandbox.baseline import format_baselines
+    print(format_baselines(out['baseline']))
+    from sandbox import probe
+    print(f"crane probe: cosine "
+          f"{probe.crane_probe(out['net'], out['vocab']):.3f} "
           'between "a crane is flying" and "a crane driver came"')
+    for sentence in probe.FILL_SENTENCES:
+        top = probe.fill_mask(out['net'], out['vocab'], sentence.split(),
+                              k=5)[0]
+        print(f'fill-mask {sentence!r}: ' +
+              ', '.join(token for token, _ in top))
     print(f"run folder: {out['run_dir']} (loss.png, loss.gif, metrics.csv)")
 
 

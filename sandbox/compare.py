@@ -5,6 +5,7 @@ band of +-1 standard deviation over the seeds. Every figure is written as
 PNG and SVG. From the command line:
 
     python -m sandbox.compare curves RUN_DIR... [--smooth 0.6] [--log]
+    python -m sandbox.compare learning RUN_DIR... [--machine TEXT]
     python -m sandbox.compare layers RUN_DIR...
     python -m sandbox.compare attention RUN_DIR
 """
@@ -27,7 +28,9 @@ LAYER_PANELS = (
     ('intra-sentence similarity − anisotropy', 'intra_sim_adj'),
     ('max explainable variance', 'mev'),
     ('anisotropy (random pairs)', 'anisotropy'),
-    ('different-token similarity', 'token_sim'),
+    ('different-token similarity (raw)', 'token_sim'),
+    ('different-token similarity (centred)', 'token_sim_centred'),
+    ('effective rank (centred)', 'eff_rank'),
 )
 # (panel title, results-table column, higher is better)
 SUMMARY_PANELS = (
@@ -95,17 +98,20 @@ def _column(rows, key):
 
 
 def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
-                figsize=None, skip=0.2):
+                figsize=None, skip=0.2, baseline=None):
     """Overlay loss curves of groups of runs, MLM and NSP side by side.
 
     Args:
         groups: a list of (label, [metric rows of each seed's run]).
         smooth: TensorBoard-style EMA weight for the training curves.
         log: log-scale y axes.
-        panels: (title, train key, validation key) per panel.
+        panels: (title, train key, validation key, baseline key, its
+            label) per panel.
         skip: the y range fits the curves after this fraction of the steps,
             so the first steps' large losses do not flatten the rest
             (linear axes only).
+        baseline: the unigram MLM loss and NSP chance (baseline.baselines'
+            dict), drawn as dashed lines inside the y range.
     Train curves are lines with a +-std band over seeds; validation points
     are circles joined by a dashed line, with their own band.
     """
@@ -115,7 +121,7 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
     shown = [[] for _ in panels]  # values in the y range, per panel
     for i, (label, runs) in enumerate(groups):
         c = color(i, len(groups))
-        for ax, seen, (_, key, val_key) in zip(axes, shown, panels):
+        for ax, seen, (_, key, val_key, *_) in zip(axes, shown, panels):
             steps = _column(runs[0], key)[0]
             if len(steps):
                 mean, std = mean_std([ema(_column(r, key)[1], smooth)
@@ -134,7 +140,13 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
                 ax.fill_between(val_steps, mean - std, mean + std, color=c,
                                 alpha=0.12, lw=0)
                 seen += [mean - std, mean + std]
-    for ax, seen in zip(axes, shown):
+    for ax, seen, (_, _, _, base_key, base_label) in zip(axes, shown,
+                                                          panels):
+        if baseline is not None:
+            ax.axhline(baseline[base_key], color='0.3', ls='--', lw=1,
+                       label=f'{base_label} {baseline[base_key]:.2f}')
+            seen.append(np.array([baseline[base_key]]))
+            ax.legend(loc='upper right', fontsize=8, handlelength=1.5)
         values = np.concatenate(seen) if seen else np.array([])
         values = values[np.isfinite(values)]
         if skip and not log and len(values) and \
@@ -142,7 +154,7 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
             low, high = values.min(), values.max()
             pad = 0.05 * (high - low)
             ax.set_ylim(low - pad, high + pad)
-    for ax, (panel, _, _) in zip(axes, panels):
+    for ax, (panel, *_) in zip(axes, panels):
         ax.set_title(panel)
         ax.set_xlabel('step')
         ax.set_ylabel('cross-entropy')
@@ -154,6 +166,8 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
                 lambda v, _: f'{v:g}'))
             ax.yaxis.set_minor_formatter(NullFormatter())
     handles, labels = axes[0].get_legend_handles_labels()
+    if baseline is not None:  # the dashed line has its panel's legend
+        handles, labels = handles[:-1], labels[:-1]
     handles += [axes[0].plot([], [], 'k-', lw=1.4)[0],
                 axes[0].plot([], [], 'ko--', ms=4, lw=1)[0]]
     labels += ['train' + (f' (EMA {smooth})' if smooth else ''),
@@ -169,12 +183,11 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
     return fig
 
 
-def plot_layers(groups, panels=LAYER_PANELS, threshold=0.9, title=None):
+def plot_layers(groups, panels=LAYER_PANELS, title=None):
     """Per-layer probe metrics of groups of runs (mean +- std over seeds).
 
     Args:
         groups: a list of (label, [probe reports of each seed's run]).
-        threshold: the collapse threshold drawn on 'token_sim'.
     """
     cols = 3
     rows = (len(panels) + 1 + cols - 1) // cols  # one slot for the legend
@@ -193,9 +206,6 @@ def plot_layers(groups, panels=LAYER_PANELS, threshold=0.9, title=None):
         ax.set_xlabel('layer (0: embeddings)')
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if key == 'token_sim':
-            ax.axhline(threshold, color='k', ls=':', lw=1)
-            ax.text(0, threshold, ' collapse', va='bottom', fontsize=8)
     for ax in axes[len(panels):]:
         ax.axis('off')
     handles, labels = axes[0].get_legend_handles_labels()
@@ -301,13 +311,65 @@ def plot_attention(tokens, weights, title=None):
     return fig
 
 
+def elapsed_seconds(rows, batch_size):
+    """Cumulative training seconds at each row: batch / pairs_per_sec summed.
+
+    Step time only (forward, backward, update): validation and checkpoints
+    are left out, so runs that validate more often are not penalised.
+    """
+    return np.cumsum([batch_size / r['pairs_per_sec'] for r in rows])
+
+
+def plot_learning_curves(runs, title=None, machine=None):
+    """Validation MLM and NSP accuracy against pairs seen and training time.
+
+    Args:
+        runs: a list of (label, loaded run) (load_run's dicts).
+        machine: a line naming the machine, under the time axis.
+    """
+    fig = Figure(figsize=(10, 7.2), layout='constrained')
+    axes = fig.subplots(2, 2)
+    for i, (label, run) in enumerate(runs):
+        c = color(i, len(runs))
+        rows = run['metrics']
+        batch = run['config']['data']['batch_size']
+        seconds = elapsed_seconds(rows, batch)
+        val = [(r['step'] * batch, t / 60, r) for r, t in zip(rows, seconds)
+               if r.get('val_mlm_acc') is not None]
+        for row, key in enumerate(('val_mlm_acc', 'val_nsp_acc')):
+            for col, x in enumerate(([v[0] / 1e3 for v in val],
+                                     [v[1] for v in val])):
+                axes[row, col].plot(x, [v[2][key] for v in val], 'o-',
+                                    color=c, ms=3, label=label)
+    baseline = runs[0][1].get('baseline')
+    for col, xlabel in enumerate(('training pairs seen (thousands)',
+                                  'training time (minutes, steps only)' +
+                                  (f'\n{machine}' if machine else ''))):
+        for row, (name, key, line, ylim) in enumerate((
+                ('validation MLM accuracy', 'mlm_acc', 'unigram', (0, None)),
+                ('validation NSP accuracy', 'nsp_acc', 'chance',
+                 (0.4, 1.0)))):
+            ax = axes[row, col]
+            if baseline is not None:
+                ax.axhline(baseline[key], color='0.3', ls='--', lw=1,
+                           label=f'{line} {baseline[key]:.3f}')
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(name)
+            ax.set_ylim(*ylim)
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def load_run(run_dir):
     """A run folder's config, metrics and, if written, result and probe."""
     run_dir = pathlib.Path(run_dir)
     run = {'dir': run_dir,
            'config': json.loads((run_dir / 'config.json').read_text()),
            'metrics': read_metrics(run_dir)}
-    for name in ('result', 'probe'):
+    for name in ('result', 'probe', 'baseline'):
         path = run_dir / f'{name}.json'
         run[name] = json.loads(path.read_text()) if path.is_file() else None
     return run
@@ -349,32 +411,60 @@ def load_groups(run_dirs):
     return group_runs([load_run(d) for d in run_dirs])
 
 
+def ema_weight(text):
+    """--smooth's value: an EMA weight in [0, 1)."""
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = None
+    if weight is None or not 0 <= weight < 1:
+        raise argparse.ArgumentTypeError(
+            f'must be an EMA weight in [0, 1) (0.6 smooths like '
+            f'TensorBoard\'s default), got {text!r}')
+    return weight
+
+
 def main(argv=None):
-    """python -m sandbox.compare {curves,layers,attention} RUN_DIR..."""
+    """python -m sandbox.compare {curves,learning,layers,attention} RUN_DIR."""
     parser = argparse.ArgumentParser(prog='python -m sandbox.compare',
                                      description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     curves = sub.add_parser('curves', help='overlay loss curves of runs')
-    curves.add_argument('--smooth', type=float, default=0.0,
+    curves.add_argument('--smooth', type=ema_weight, default=0.0,
                         help='EMA weight in [0, 1), as TensorBoard')
     curves.add_argument('--log', action='store_true', help='log-scale y')
+    learning = sub.add_parser(
+        'learning', help='validation accuracies against pairs seen and '
+        'training time')
+    learning.add_argument('--machine', default=None,
+                          help='the machine, named under the time axis')
     layers = sub.add_parser('layers', help='per-layer probe metrics of runs'
                             ' (their probe.json)')
     attention = sub.add_parser('attention',
                                help='attention heatmaps of a probed run')
-    for p in (curves, layers, attention):
+    for p in (curves, learning, layers, attention):
         p.add_argument('run_dirs', nargs='+', help='run folders')
         p.add_argument('--out', default=None,
                        help='output path without extension '
                             '(default: ./<command>)')
         p.add_argument('--title', default=None)
     args = parser.parse_args(argv)
+    missing = [d for d in args.run_dirs
+               if not (pathlib.Path(d) / 'config.json').is_file()]
+    if missing:
+        parser.error(f'run_dirs: {missing} hold no config.json (not run '
+                     'folders)')
     groups = load_groups(args.run_dirs)
     runs = [r for _, group in groups for r in group]
     if args.command == 'curves':
         fig = plot_curves([(label, [r['metrics'] for r in group])
                            for label, group in groups],
-                          args.smooth, args.log, title=args.title)
+                          args.smooth, args.log, title=args.title,
+                          baseline=runs[0]['baseline'])
+    elif args.command == 'learning':
+        fig = plot_learning_curves(
+            [(label, r) for label, group in groups for r in group],
+            args.title, args.machine)
     else:
         missing = [str(r['dir']) for r in runs if r['probe'] is None]
         if missing:

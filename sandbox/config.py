@@ -1,5 +1,6 @@
 """Typed, frozen configurations for data, model and training, with presets."""
 import dataclasses
+import difflib
 import math
 from typing import Optional, Tuple
 
@@ -103,6 +104,9 @@ class DataConfig(_Config):
         return max(1, round(self.max_len * self.mask_rate))
 
 
+INITS = ('d2l', 'keras', 'bert')
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Config):
     """The size and variant of a BERT (defaults: d2l's small BERT)."""
@@ -116,6 +120,9 @@ class ModelConfig(_Config):
     norm_first: bool = False       # pre-LN if True; d2l is post-LN
     activation: str = 'relu'       # FFN activation: 'relu' (d2l) or 'gelu'
     tie_weights: bool = False      # MLM decoder shares the token embedding
+    # Weight init: 'd2l' (PyTorch's defaults, as d2l's code gets them),
+    # 'keras' (glorot kernels, zero biases) or 'bert' (all N(0, 0.02))
+    init: str = 'd2l'
 
     def __post_init__(self):
         check_range('num_hiddens', self.num_hiddens, 1, integer=True)
@@ -133,6 +140,7 @@ class ModelConfig(_Config):
                 raise ConfigError(f'{name} must be a bool, '
                                 f'got {getattr(self, name)!r}')
         check_choice('activation', self.activation, {'relu', 'gelu'})
+        check_choice('init', self.init, set(INITS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,13 +149,19 @@ class TrainConfig(_Config):
     num_steps: int = 50            # optimizer steps
     lr: float = 0.01               # peak Adam learning rate (d2l: 0.01)
     warmup_steps: int = 0          # linear warm-up from 0 to lr
-    decay: str = 'constant'        # after warm-up: 'constant' or 'linear' to 0
+    # After warm-up: 'constant', or 'linear' / 'cosine' towards 0 (reached
+    # one step after the last, so every step learns)
+    decay: str = 'constant'
+    beta_1: float = 0.9            # Adam's moment decay rates (torch's
+    beta_2: float = 0.999          # defaults; RoBERTa: beta_2 0.98)
+    epsilon: float = 1e-8          # added to sqrt(v_hat), as torch.optim.Adam
+    weight_decay: float = 0.0      # decoupled (AdamW); not on biases / norms
     mlm_weight: float = 1.0        # weight of the MLM loss in the total
     nsp_weight: float = 1.0        # weight of the NSP loss (0: MLM only)
     clip_norm: Optional[float] = None  # clip gradients by global norm
     seed: int = 0                  # seeds weight init and dropout
     val_every: int = 10            # validate every N steps (0: at the end)
-    val_batches: int = 10          # validation batches per evaluation
+    val_batches: Optional[int] = None  # validation batches (None: all)
     checkpoint_every: int = 100    # checkpoint every N steps (0: at the end)
     keep_checkpoints: int = 3      # newest checkpoints kept
     dtype_policy: str = 'float32'  # Keras policy: 'float32' / 'mixed_bfloat16'
@@ -157,7 +171,14 @@ class TrainConfig(_Config):
         check_range('num_steps', self.num_steps, 1, integer=True)
         check_range('lr', self.lr, 0, 10, low_open=True)
         check_range('warmup_steps', self.warmup_steps, 0, integer=True)
-        check_choice('decay', self.decay, {'constant', 'linear'})
+        check_choice('decay', self.decay, {'constant', 'linear', 'cosine'})
+        check_range('beta_1', self.beta_1, 0, 1)
+        check_range('beta_2', self.beta_2, 0, 1)
+        if self.beta_1 >= 1 or self.beta_2 >= 1:
+            raise ConfigError(f'beta_1 and beta_2 must be below 1, got '
+                              f'{self.beta_1!r}, {self.beta_2!r}')
+        check_range('epsilon', self.epsilon, 0, 1, low_open=True)
+        check_range('weight_decay', self.weight_decay, 0, 1)
         check_range('mlm_weight', self.mlm_weight, 0)
         check_range('nsp_weight', self.nsp_weight, 0)
         if self.mlm_weight == 0 and self.nsp_weight == 0:
@@ -166,7 +187,8 @@ class TrainConfig(_Config):
             check_range('clip_norm', self.clip_norm, 0, low_open=True)
         check_range('seed', self.seed, 0, integer=True)
         check_range('val_every', self.val_every, 0, integer=True)
-        check_range('val_batches', self.val_batches, 1, integer=True)
+        if self.val_batches is not None:
+            check_range('val_batches', self.val_batches, 1, integer=True)
         check_range('checkpoint_every', self.checkpoint_every, 0,
                     integer=True)
         check_range('keep_checkpoints', self.keep_checkpoints, 1,
@@ -186,11 +208,59 @@ MODEL_PRESETS = {
                         max_len=128),
     'small': ModelConfig(num_hiddens=256, ffn_num_hiddens=1024, num_heads=4,
                          num_blks=4, dropout=0.1, attention_dropout=0.1,
-                         max_len=512, norm_first=False, activation='gelu'),
+                         max_len=512, norm_first=False, activation='gelu',
+                         init='bert'),
     'base': ModelConfig(num_hiddens=768, ffn_num_hiddens=3072, num_heads=12,
                         num_blks=12, dropout=0.1, attention_dropout=0.1,
-                        max_len=512, activation='gelu', tie_weights=True),
+                        max_len=512, activation='gelu', tie_weights=True,
+                        init='bert'),
 }
+
+# Named training recipes: flat 'section.field' settings over a model
+# preset and the configs' defaults, which are d2l's run. 'default' is the
+# recipe chosen by the sweep in docs/recipe.md.
+RECIPES = {
+    'd2l': {},
+    'default': {
+        'data.batch_size': 128, 'data.masking': 'dynamic',
+        'model.norm_first': True, 'model.activation': 'gelu',
+        'model.dropout': 0.1, 'model.attention_dropout': 0.1,
+        'train.lr': 1e-3, 'train.warmup_steps': 300,
+        'train.decay': 'linear', 'train.num_steps': 3000,
+        'train.val_every': 250, 'train.checkpoint_every': 250},
+}
+SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
+SETTING_KEYS = tuple(sorted(f'{section}.{f.name}'
+                            for section, cls in SECTIONS.items()
+                            for f in dataclasses.fields(cls)))
+
+
+def check_setting(key, known=SETTING_KEYS, where='setting'):
+    """Raise ConfigError naming `key`, a close match and the known keys."""
+    if key in known:
+        return
+    close = difflib.get_close_matches(str(key), known, n=2, cutoff=0.75)
+    hint = f' (did you mean {" or ".join(map(repr, close))}?)' if close \
+        else ''
+    raise ConfigError(f'{where} {key!r} is not a config field{hint}; known '
+                      f'keys: {", ".join(known)}')
+
+
+def configs_from_settings(settings, preset='d2l', recipe='d2l'):
+    """(DataConfig, ModelConfig, TrainConfig) of a recipe and settings.
+
+    `settings` ({'data.mask_rate': 0.3, ...}) apply over the recipe, which
+    applies over the model `preset` and the configs' defaults.
+    """
+    check_choice('recipe', recipe, set(RECIPES))
+    fields = {section: {} for section in SECTIONS}
+    for key, value in {**RECIPES[recipe], **settings}.items():
+        check_setting(key)
+        section, name = key.split('.', 1)
+        fields[section][name] = value
+    return (DataConfig.from_dict(fields['data']),
+            model_preset(preset).replace(**fields['model']),
+            TrainConfig.from_dict(fields['train']))
 
 
 def model_preset(name):

@@ -144,25 +144,31 @@ def check_split(split):
 
 
 def write_synthetic_corpus(target, num_paragraphs=200, vocab_size=50,
-                           seed=0):
+                           seed=0, topics=1):
     """Write a small seeded WikiText-like corpus (three splits) to `target`.
 
     Words follow a Zipf-like law; paragraphs hold 2 to 6 sentences of 3 to 12
     words, separated by ' . ' as in WikiText, with headings and blank lines
-    between paragraphs.
+    between paragraphs. With `topics` > 1 the words split into that many
+    groups and each paragraph draws from one: the context then tells which
+    words can be masked, and a random B sentence mostly changes the topic,
+    so both MLM and NSP have something to learn beyond word frequencies.
     """
     rng = np.random.default_rng(seed)
-    words = [f'w{i}' for i in range(vocab_size)]
+    words = np.array([f'w{i}' for i in range(vocab_size)])
     probs = 1.0 / np.arange(1, vocab_size + 1)
     probs /= probs.sum()
+    topic_of = np.arange(vocab_size) % topics
     target = pathlib.Path(target)
     target.mkdir(parents=True, exist_ok=True)
     for split, n in zip(SPLITS, (num_paragraphs, max(2, num_paragraphs // 10),
                                  max(2, num_paragraphs // 10))):
         lines = [' \n', ' = Synthetic = \n', ' \n']
         for _ in range(n):
+            p = probs if topics == 1 else np.where(
+                topic_of == rng.integers(topics), probs, 0.0)
             sentences = [' '.join(rng.choice(words, rng.integers(3, 13),
-                                             p=probs))
+                                             p=p / p.sum()))
                          for _ in range(rng.integers(2, 7))]
             lines.append(' ' + ' . '.join(sentences) + ' . \n')
             lines.append(' \n')

@@ -1,5 +1,6 @@
 """WikiText-2 sentence-pair batches for BERT pretraining (d2l's semantics)."""
 import collections
+import contextlib
 import pathlib
 from typing import NamedTuple
 
@@ -12,6 +13,10 @@ from sandbox import corpus
 from sandbox.config import DataConfig
 
 RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
+# The validation set every run and every arm is scored on: the whole
+# validation split at d2l's settings (15% masking, 80/10/10, NSP at 50%,
+# max_len 64), drawn once with a seed of its own
+VALIDATION = DataConfig(seed=20_256)
 _MARKERS = {'\x00': -1, '\x01': -2}  # sentence and paragraph breaks
 
 
@@ -237,6 +242,30 @@ def make_dataset(pairs, vocab, config, shuffle=True, drop_remainder=False):
     else:
         columns = pairs
     columns = tf.nest.map_structure(tf.constant, columns)
+    with _global_seed(0):
+        return _batches(columns, n, vocab, config, masker, shuffle,
+                        drop_remainder)
+
+
+@contextlib.contextmanager
+def _global_seed(seed):
+    """Set TensorFlow's global seed for a while, then restore it.
+
+    tf.data combines each op's seed with the global one, which
+    keras.utils.set_random_seed(train.seed) sets: built under a fixed
+    global seed, the shuffles and mask streams depend on data.seed alone.
+    """
+    from tensorflow.python.eager import context
+    previous = context.global_seed()
+    tf.random.set_seed(seed)
+    try:
+        yield
+    finally:
+        tf.random.set_seed(previous)
+
+
+def _batches(columns, n, vocab, config, masker, shuffle, drop_remainder):
+    """make_dataset's pipeline over `columns` (static masks applied)."""
     index = tf.data.Dataset.range(n)
     if shuffle:
         index = index.shuffle(n, seed=config.seed,
@@ -287,6 +316,24 @@ def load_data_wiki(batch_size, max_len, data_dir=None, *, split='train',
     pairs = make_sentence_pairs(enc, vocab, config.max_len, rng,
                                 config.nsp, config.nsp_rate)
     return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
+
+
+def load_validation(vocab, data_dir=None, verify=True, batch_size=512):
+    """The fixed validation set (VALIDATION) as batches, in a fixed order.
+
+    The same pairs and masks for every run of a vocabulary, whatever its
+    seeds or data settings.
+    """
+    val_iter, _ = load_data_wiki(
+        batch_size, VALIDATION.max_len, data_dir, split='valid', vocab=vocab,
+        config=VALIDATION, verify=verify, shuffle=False)
+    return val_iter
+
+
+def unigram_counts(vocab, data_dir=None, verify=True):
+    """Training-set count (len(vocab),) of each id: the unigram baseline's."""
+    enc, _ = load_corpus(data_dir, 'train', vocab, verify=verify)
+    return np.bincount(enc.ids, minlength=len(vocab))
 
 
 def save_vocab(vocab, path):

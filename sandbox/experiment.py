@@ -41,6 +41,9 @@ SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
 KNOWN_KEYS = ('preset',) + tuple(sorted(
     f'{section}.{f.name}' for section, cls in SECTIONS.items()
     for f in dataclasses.fields(cls)))
+# Every field's default, for run folders written before the field existed
+DEFAULTS = {section: cls().to_dict()
+            for section, cls in SECTIONS.items()}
 # Set by an experiment's seeds, never by its settings
 SEED_KEYS = ('data.seed', 'train.seed')
 
@@ -52,13 +55,12 @@ SEED_KEYS = ('data.seed', 'train.seed')
 FULL = {'data.batch_size': 512, 'data.max_len': 64, 'train.lr': 1e-3,
         'train.num_steps': 1000, 'train.warmup_steps': 100,
         'train.decay': 'linear', 'train.val_every': 100,
-        'train.val_batches': 10, 'probe.num_sentences': 1000}
+        'probe.num_sentences': 1000}
 # Quick: a few minutes an experiment on a 2-core CPU.
 QUICK = {'data.batch_size': 64, 'data.max_len': 64, 'train.lr': 1e-3,
          'train.num_steps': 100,
          'train.warmup_steps': 10, 'train.decay': 'linear',
-         'train.val_every': 20, 'train.val_batches': 5,
-         'probe.num_sentences': 300}
+         'train.val_every': 20, 'probe.num_sentences': 300}
 
 # Results-table columns: (column, header, format, better: 'min'/'max'/None)
 COLUMNS = (
@@ -73,10 +75,15 @@ COLUMNS = (
     ('probe_mlm_top1', 'top-1', '.3f', 'max'),
     ('probe_mlm_top5', 'top-5', '.3f', 'max'),
     ('probe_crane_cos', 'crane cos', '.3f', None),
+    ('probe_pred_kl', 'KL(unigram)', '.2f', None),
+    ('probe_top_word_share', 'top-word share', '.2f', None),
     ('pairs_per_sec', 'pairs/s', '.0f', 'max'),
     ('wall_time', 'wall s', '.0f', None),
     # in results.csv only
     ('probe_token_sim', None, '.3f', None),
+    ('probe_token_sim_centred', None, '.3f', None),
+    ('probe_eff_rank', None, '.1f', None),
+    ('probe_collapsed', None, '.2f', None),
     ('final_val_ppl', None, '.1f', None),
     ('train_mlm_l', None, '.3f', None),
 )
@@ -392,13 +399,13 @@ def summarize_history(history, batch_size):
     }
 
 
-def save_loss_png(history, path, num_steps):
-    """The run's loss.png (MLM and NSP, train and validation)."""
+def save_loss_png(history, path, num_steps, baseline=None):
+    """The run's loss.png (MLM and NSP, train and validation, baselines)."""
     from matplotlib.figure import Figure
 
     from sandbox.plot import atomic_save, draw_curves
     fig = Figure(figsize=(9, 3.5))
-    draw_curves(fig, history, num_steps)
+    draw_curves(fig, history, num_steps, baseline)
     atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=90, format='png'))
 
 
@@ -440,7 +447,7 @@ def execute(run, run_dir, data_dir=None, verify=True, probe=True,
                    verbose=verbose, verify=verify)
     wall_time = time.perf_counter() - start
     save_loss_png(out['history'], run_dir / 'loss.png',
-                  run.configs.train.num_steps)
+                  run.configs.train.num_steps, out['baseline'])
     metrics = summarize_history(out['history'], run.configs.data.batch_size)
     metrics['wall_time'] = wall_time
     if probe:
@@ -473,7 +480,8 @@ def resumable(run, run_dir):
         stored = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    return not config_differences(stored, _normal(run.configs.to_dict()))
+    return not config_differences(stored, _normal(run.configs.to_dict()),
+                                  defaults=DEFAULTS)
 
 
 def finished(run, run_dir):
@@ -488,7 +496,7 @@ def finished(run, run_dir):
     result = json.loads(path.read_text())
     wanted = _normal(run.configs.to_dict())
     differ = config_differences(result.get('configs', {}), wanted,
-                                sections=tuple(wanted))
+                                sections=tuple(wanted), defaults=DEFAULTS)
     if differ:
         raise ValueError(f'{run_dir} holds a finished run whose config '
                          f'differs in {differ}; delete it or rerun '
@@ -610,7 +618,7 @@ def difference(row, base, col):
     return d, math.sqrt(sum(s ** 2 / n for s, n in stds))
 
 
-def interpret(experiment, rows, size_note, threshold=0.9):
+def interpret(experiment, rows, size_note):
     """One paragraph of what the numbers say, from the aggregated rows."""
     key = 'final_val_mlm_l'
     rows = [{**r, 'label': f"`{r['label']}`"} for r in rows  # as code
@@ -684,16 +692,15 @@ def interpret(experiment, rows, size_note, threshold=0.9):
             f'baseline of {aniso[0]}' +
             (f'-{aniso[-1]}.' if len(aniso) > 1 else '.'))
     collapsed = [r['label'] for r in rows
-                 if (r.get('probe_token_sim_mean') or 0) > threshold]
+                 if (r.get('probe_collapsed_mean') or 0) > 0]
     if collapsed:
         which = 'every group' if len(collapsed) == len(rows) else \
             ', '.join(collapsed)
         parts.append(
-            f'The collapse check fires for {which}: in the last layer, '
-            f'vectors of different words have mean cosine above '
-            f'{threshold} (d2l\'s MXNet "crane" symptom), so the MLM head '
-            'sees nearly the same input everywhere and can do little '
-            'more than predict frequent words.')
+            f'The collapse check fires for {which}: at masked positions '
+            'the predictions stay close to the training unigram (or mostly '
+            'name its most frequent word), so the model predicts word '
+            'frequencies, not words in context.')
     speed = sorted((r['pairs_per_sec_mean'], r['label']) for r in rows)
     if speed[-1][0] > 1.15 * speed[0][0]:
         parts.append(f'Training speed ranges {speed[0][0]:.0f} pairs/s '
@@ -732,7 +739,8 @@ def write_report(experiment, out, runs, results, quick, command):
     fig = compare.plot_curves(
         [(label, [run['metrics'] for run in loaded[label]])
          for label in labels], smooth=experiment.smooth,
-        log=experiment.log_scale, title=title)
+        log=experiment.log_scale, title=title,
+        baseline=loaded[labels[0]][0]['baseline'])
     compare.save_figure(fig, out / 'curves')
     images.append(('curves', f'Loss curves, mean ± std over seeds (train '
                    f'EMA {experiment.smooth}; circles: validation at mask '
@@ -743,10 +751,9 @@ def write_report(experiment, out, runs, results, quick, command):
     probed = {label: [run['probe'] for run in loaded[label]
                       if run['probe'] is not None] for label in labels}
     if all(probed.values()):
-        threshold = runs[0].configs.probe.collapse_threshold
         compare.save_figure(compare.plot_layers(
-            [(label, probed[label]) for label in labels],
-            threshold=threshold, title=title), out / 'layers')
+            [(label, probed[label]) for label in labels], title=title),
+            out / 'layers')
         images.append(('layers', 'Probes per layer on held-out sentences '
                        '(after Ethayarajh 2019)'))
         first = [probed[label][0]['attention'] for label in labels]
@@ -767,9 +774,9 @@ def write_report(experiment, out, runs, results, quick, command):
     text += ['```bash', command, '```', '',
              '## Results', '',
              markdown_table(rows),
-             'Mean ± sample std over seeds. *val*: WikiText-2 validation '
-             f'pairs ({runs[0].configs.train.val_batches} batches) at mask '
-             'rate 0.15 with 80/10/10, whatever the training masking; '
+             'Mean ± sample std over seeds. *val*: the fixed validation '
+             'set (every WikiText-2 validation pair, masked once at rate '
+             '0.15 with 80/10/10, the same for every run); '
              '*final*: at the last step. Probes on the last layer of '
              f'{runs[0].configs.probe.num_sentences} held-out '
              f'{runs[0].configs.probe.split} sentences: *self-sim*, the '
@@ -785,8 +792,7 @@ def write_report(experiment, out, runs, results, quick, command):
     for stem, caption in images:
         text += [f'![{caption}]({stem}.png)', '', f'*{caption}.*', '']
     text += ['## What the numbers say', '',
-             interpret(experiment, rows, size_note(runs, quick),
-                       runs[0].configs.probe.collapse_threshold), '']
+             interpret(experiment, rows, size_note(runs, quick)), '']
     content = '\n'.join(text)
     atomic_save(out / 'README.md', lambda tmp: pathlib.Path(tmp).write_text(
         content, encoding='utf-8'))

@@ -23,9 +23,33 @@ def _layer_norm(dtype, name):
                                            name=name)
 
 
-def _embedding_init():
-    """N(0, 1): PyTorch's nn.Embedding init and d2l's randn pos_embedding."""
+def _embedding_init(init='d2l'):
+    """N(0, 1) (nn.Embedding's and d2l's randn pos_embedding), BERT's 0.02."""
+    if init == 'bert':
+        return keras.initializers.TruncatedNormal(stddev=0.02)
     return keras.initializers.RandomNormal(stddev=1.0)
+
+
+def dense_init(init, fan_in):
+    """Dense initializers: 'd2l' as torch's nn.Linear, 'keras', or 'bert'.
+
+    torch's nn.Linear (and d2l's nn.LazyLinear) draws weight and bias from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Keras draws glorot-uniform kernels
+    and zero biases; BERT draws N(0, 0.02) truncated at 2 std, zero biases.
+    """
+    if init not in ('d2l', 'keras', 'bert'):
+        raise ValueError(f"init must be 'd2l', 'keras' or 'bert', "
+                         f'got {init!r}')
+    if init == 'keras':
+        return {}
+    if init == 'bert':
+        return {'kernel_initializer':
+                keras.initializers.TruncatedNormal(stddev=0.02)}
+    bound = 1 / math.sqrt(fan_in)
+    return {'kernel_initializer': keras.initializers.RandomUniform(
+                -bound, bound),
+            'bias_initializer': keras.initializers.RandomUniform(
+                -bound, bound)}
 
 
 def masked_softmax(X, valid_lens):
@@ -71,14 +95,16 @@ class MultiHeadAttention(keras.layers.Layer):
     """d2l's multi-head scaled dot-product attention with W_q/W_k/W_v/W_o."""
 
     def __init__(self, num_hiddens, num_heads, dropout, bias=False,
-                 **kwargs):
+                 init='d2l', **kwargs):
         super().__init__(**kwargs)
         if num_hiddens % num_heads:
             raise ValueError(f'num_hiddens ({num_hiddens}) must be divisible '
                              f'by num_heads ({num_heads})')
         self.num_hiddens, self.num_heads = num_hiddens, num_heads
-        self.dropout_rate, self.bias = dropout, bias
-        dense = dict(use_bias=bias, dtype=self.dtype_policy)
+        self.dropout_rate, self.bias, self.init = dropout, bias, init
+        # d2l's LazyLinear layers all see num_hiddens inputs here
+        dense = dict(use_bias=bias, dtype=self.dtype_policy,
+                     **dense_init(init, num_hiddens))
         self.W_q = keras.layers.Dense(num_hiddens, name='W_q', **dense)
         self.W_k = keras.layers.Dense(num_hiddens, name='W_k', **dense)
         self.W_v = keras.layers.Dense(num_hiddens, name='W_v', **dense)
@@ -125,7 +151,7 @@ class MultiHeadAttention(keras.layers.Layer):
         """Constructor arguments, for saving."""
         return {**super().get_config(), 'num_hiddens': self.num_hiddens,
                 'num_heads': self.num_heads, 'dropout': self.dropout_rate,
-                'bias': self.bias}
+                'bias': self.bias, 'init': self.init}
 
 
 @_register
@@ -133,18 +159,22 @@ class PositionWiseFFN(keras.layers.Layer):
     """d2l's position-wise FFN: dense2(activation(dense1(X)))."""
 
     def __init__(self, ffn_num_hiddens, ffn_num_outputs, activation='relu',
-                 **kwargs):
+                 init='d2l', fan_in=None, **kwargs):
         super().__init__(**kwargs)
         if activation not in ('relu', 'gelu'):
             raise ValueError(f"activation must be 'relu' or 'gelu', "
                              f'got {activation!r}')
         self.ffn_num_hiddens = ffn_num_hiddens
         self.ffn_num_outputs = ffn_num_outputs
-        self.activation = activation
+        self.activation, self.init = activation, init
+        # fan_in: the input width (d2l's: num_hiddens = ffn_num_outputs)
+        self.fan_in = fan_in or ffn_num_outputs
         self.dense1 = keras.layers.Dense(
-            ffn_num_hiddens, dtype=self.dtype_policy, name='dense1')
+            ffn_num_hiddens, dtype=self.dtype_policy, name='dense1',
+            **dense_init(init, self.fan_in))
         self.dense2 = keras.layers.Dense(
-            ffn_num_outputs, dtype=self.dtype_policy, name='dense2')
+            ffn_num_outputs, dtype=self.dtype_policy, name='dense2',
+            **dense_init(init, ffn_num_hiddens))
 
     def build(self, X_shape):
         """Create both layers' weights."""
@@ -165,7 +195,8 @@ class PositionWiseFFN(keras.layers.Layer):
         return {**super().get_config(),
                 'ffn_num_hiddens': self.ffn_num_hiddens,
                 'ffn_num_outputs': self.ffn_num_outputs,
-                'activation': self.activation}
+                'activation': self.activation, 'init': self.init,
+                'fan_in': self.fan_in}
 
 
 @_register
@@ -174,7 +205,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout,
                  use_bias=True, attention_dropout=None, norm_first=False,
-                 activation='relu', **kwargs):
+                 activation='relu', init='d2l', **kwargs):
         super().__init__(**kwargs)
         if attention_dropout is None:
             attention_dropout = dropout  # d2l: one rate for both
@@ -182,14 +213,15 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.num_heads, self.dropout_rate = num_heads, dropout
         self.use_bias, self.attention_dropout = use_bias, attention_dropout
         self.norm_first, self.activation = norm_first, activation
+        self.init = init
         dtype = self.dtype_policy
         self.attention = MultiHeadAttention(
-            num_hiddens, num_heads, attention_dropout, use_bias, dtype=dtype,
-            name='attention')
+            num_hiddens, num_heads, attention_dropout, use_bias, init,
+            dtype=dtype, name='attention')
         self.ln1 = _layer_norm(dtype, 'ln1')  # d2l: addnorm1.ln
         self.dropout1 = Dropout(dropout, dtype=dtype)
         self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens, activation,
-                                   dtype=dtype, name='ffn')
+                                   init, dtype=dtype, name='ffn')
         self.ln2 = _layer_norm(dtype, 'ln2')  # d2l: addnorm2.ln
         self.dropout2 = Dropout(dropout, dtype=dtype)
 
@@ -227,7 +259,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 'num_heads': self.num_heads, 'dropout': self.dropout_rate,
                 'use_bias': self.use_bias,
                 'attention_dropout': self.attention_dropout,
-                'norm_first': self.norm_first, 'activation': self.activation}
+                'norm_first': self.norm_first, 'activation': self.activation,
+                'init': self.init}
 
 
 @_register
@@ -236,25 +269,27 @@ class BERTEncoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
                  num_blks, dropout, max_len=1000, attention_dropout=None,
-                 norm_first=False, activation='relu', **kwargs):
+                 norm_first=False, activation='relu', init='d2l', **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.ffn_num_hiddens, self.num_heads = ffn_num_hiddens, num_heads
         self.num_blks, self.dropout_rate = num_blks, dropout
         self.max_len, self.attention_dropout = max_len, attention_dropout
         self.norm_first, self.activation = norm_first, activation
+        self.init = init
         dtype = self.dtype_policy
         self.token_embedding = keras.layers.Embedding(
-            vocab_size, num_hiddens, embeddings_initializer=_embedding_init(),
-            dtype=dtype, name='token_embedding')
+            vocab_size, num_hiddens,
+            embeddings_initializer=_embedding_init(init), dtype=dtype,
+            name='token_embedding')
         self.segment_embedding = keras.layers.Embedding(
-            2, num_hiddens, embeddings_initializer=_embedding_init(),
+            2, num_hiddens, embeddings_initializer=_embedding_init(init),
             dtype=dtype, name='segment_embedding')
         self.blks = [
             TransformerEncoderBlock(
                 num_hiddens, ffn_num_hiddens, num_heads, dropout, True,
-                attention_dropout, norm_first, activation, dtype=dtype,
-                name=f'blk_{i}')
+                attention_dropout, norm_first, activation, init,
+                dtype=dtype, name=f'blk_{i}')
             for i in range(num_blks)]
         # Pre-LN leaves the residual stream unnormalised: normalise it once
         self.final_ln = (_layer_norm(dtype, 'final_ln') if norm_first
@@ -267,7 +302,7 @@ class BERTEncoder(keras.layers.Layer):
         # In BERT, positional embeddings are learnable (d2l: randn init)
         self.pos_embedding = self.add_weight(
             shape=(1, self.max_len, self.num_hiddens),
-            initializer=_embedding_init(), name='pos_embedding')
+            initializer=_embedding_init(self.init), name='pos_embedding')
         X_shape = (None, None, self.num_hiddens)
         for blk in self.blks:
             blk.build(X_shape)
@@ -308,7 +343,8 @@ class BERTEncoder(keras.layers.Layer):
                 'num_heads': self.num_heads, 'num_blks': self.num_blks,
                 'dropout': self.dropout_rate, 'max_len': self.max_len,
                 'attention_dropout': self.attention_dropout,
-                'norm_first': self.norm_first, 'activation': self.activation}
+                'norm_first': self.norm_first, 'activation': self.activation,
+                'init': self.init}
 
     def get_config(self):
         """Constructor arguments, for saving."""
@@ -320,17 +356,19 @@ class MaskLM(keras.layers.Layer):
     """d2l's masked LM head: Dense, ReLU, LayerNorm, Dense(vocab)."""
 
     def __init__(self, vocab_size, num_hiddens, tie_weights=False,
-                 **kwargs):
+                 init='d2l', **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
-        self.tie_weights = tie_weights
+        self.tie_weights, self.init = tie_weights, init
         dtype = self.dtype_policy
+        dense = dense_init(init, num_hiddens)
         self.dense = keras.layers.Dense(num_hiddens, activation='relu',
-                                        dtype=dtype, name='dense')  # mlp.0-1
+                                        dtype=dtype, name='dense',
+                                        **dense)  # mlp.0-1
         self.ln = _layer_norm(dtype, 'ln')  # d2l: mlp.2
         # d2l: mlp.3; float32 logits. Tied: embedding matrix + own bias.
         self.decoder = None if tie_weights else keras.layers.Dense(
-            vocab_size, dtype='float32', name='decoder')
+            vocab_size, dtype='float32', name='decoder', **dense)
 
     def build(self, X_shape, pred_positions_shape=None,
               embeddings_shape=None):
@@ -377,18 +415,20 @@ class MaskLM(keras.layers.Layer):
         """Constructor arguments, for saving."""
         return {**super().get_config(), 'vocab_size': self.vocab_size,
                 'num_hiddens': self.num_hiddens,
-                'tie_weights': self.tie_weights}
+                'tie_weights': self.tie_weights, 'init': self.init}
 
 
 @_register
 class NextSentencePred(keras.layers.Layer):
     """d2l's next sentence prediction head: Dense(2), float32 logits."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, fan_in=None, init='d2l', **kwargs):
         super().__init__(**kwargs)
+        self.fan_in, self.init = fan_in, init
         # d2l calls this `output`, a reserved name on Keras layers
-        self.output_layer = keras.layers.Dense(2, dtype='float32',
-                                               name='output')
+        self.output_layer = keras.layers.Dense(
+            2, dtype='float32', name='output',
+            **(dense_init(init, fan_in) if fan_in else {}))
 
     def build(self, X_shape):
         """Create the output layer's weights."""
@@ -399,8 +439,9 @@ class NextSentencePred(keras.layers.Layer):
         return self.output_layer(X)
 
     def get_config(self):
-        """Constructor arguments (none beyond the base layer's)."""
-        return super().get_config()
+        """Constructor arguments, for saving."""
+        return {**super().get_config(), 'fan_in': self.fan_in,
+                'init': self.init}
 
 
 @_register
@@ -410,7 +451,7 @@ class BERTModel(keras.Model):
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
                  num_blks, dropout, max_len=1000, attention_dropout=None,
                  norm_first=False, activation='relu', tie_weights=False,
-                 **kwargs):
+                 init='d2l', **kwargs):
         super().__init__(**kwargs)
         # The rest of the architecture lives in self.encoder.architecture()
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
@@ -419,18 +460,20 @@ class BERTModel(keras.Model):
         self.encoder = BERTEncoder(
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
             dropout, max_len, attention_dropout, norm_first, activation,
-            dtype=dtype, name='encoder')
-        if tie_weights:
+            init, dtype=dtype, name='encoder')
+        if tie_weights and init != 'bert':
             # Tied logits are h . e over num_hiddens unit-variance features:
             # N(0, 1) embeddings start them at std sqrt(num_hiddens) (an
             # MLM loss near 60); std num_hiddens ** -0.5 starts them at 1
             self.encoder.token_embedding.embeddings_initializer = \
                 keras.initializers.RandomNormal(stddev=num_hiddens ** -0.5)
         self.hidden = keras.layers.Dense(num_hiddens, activation='tanh',
-                                         dtype=dtype, name='hidden')
-        self.mlm = MaskLM(vocab_size, num_hiddens, tie_weights, dtype=dtype,
-                          name='mlm')
-        self.nsp = NextSentencePred(dtype=dtype, name='nsp')
+                                         dtype=dtype, name='hidden',
+                                         **dense_init(init, num_hiddens))
+        self.mlm = MaskLM(vocab_size, num_hiddens, tie_weights, init,
+                          dtype=dtype, name='mlm')
+        self.nsp = NextSentencePred(num_hiddens, init, dtype=dtype,
+                                    name='nsp')
 
     def build(self, *args, **kwargs):
         """Create all weights (MLM head included, whatever the inputs)."""
@@ -479,7 +522,8 @@ def bert_from_config(model_config, vocab_size, **kwargs):
         vocab_size, c.num_hiddens, c.ffn_num_hiddens, c.num_heads,
         c.num_blks, c.dropout, max_len=c.max_len,
         attention_dropout=c.attention_dropout, norm_first=c.norm_first,
-        activation=c.activation, tie_weights=c.tie_weights, **kwargs)
+        activation=c.activation, tie_weights=c.tie_weights, init=c.init,
+        **kwargs)
 
 
 def _d2l_weight_map(net):

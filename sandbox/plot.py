@@ -6,9 +6,9 @@ import tempfile
 from matplotlib import animation
 from matplotlib.figure import Figure
 
-# (panel title, train key, validation key)
-PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l'),
-          ('NSP loss', 'nsp_l', 'val_nsp_l'))
+# (panel title, train key, validation key, baseline key and its label)
+PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l', 'mlm_l', 'unigram'),
+          ('NSP loss', 'nsp_l', 'val_nsp_l', 'nsp_l', 'chance'))
 
 
 def in_notebook():
@@ -21,12 +21,20 @@ def in_notebook():
     return shell is not None and 'IPKernelApp' in shell.config
 
 
-def draw_curves(fig, history, num_steps=None):
-    """Draw MLM and NSP curves (train per step, validation points) on fig."""
+def draw_curves(fig, history, num_steps=None, baseline=None):
+    """Draw MLM and NSP curves (train per step, validation points) on fig.
+
+    `baseline` (baseline.baselines' dict) adds the unigram MLM loss and the
+    NSP chance loss as dashed lines: a model on them has learned nothing.
+    """
     fig.clear()
     axes = fig.subplots(1, len(PANELS))
     steps = [row['step'] for row in history]
-    for ax, (title, key, val_key) in zip(axes, PANELS):
+    for ax, (title, key, val_key, base_key, base_label) in zip(axes,
+                                                               PANELS):
+        if baseline is not None:
+            ax.axhline(baseline[base_key], color='0.4', ls='--', lw=1,
+                       label=f'{base_label} {baseline[base_key]:.2f}')
         ax.plot(steps, [row[key] for row in history], label='train',
                 color='C0')
         val = [(row['step'], row[val_key]) for row in history
@@ -66,7 +74,7 @@ class LossPlot:
     """
 
     def __init__(self, run_dir=None, num_steps=None, every=None, gif=True,
-                 notebook=None, figsize=(9, 3.5), history=()):
+                 notebook=None, figsize=(9, 3.5), history=(), baseline=None):
         self.notebook = in_notebook() if notebook is None else notebook
         if run_dir is None and not self.notebook:
             raise ValueError('run_dir: a folder for loss.png is needed '
@@ -77,6 +85,7 @@ class LossPlot:
         self.gif = gif
         self.fig = Figure(figsize=figsize)
         self.history = [dict(row) for row in history]  # resumed runs
+        self.baseline = baseline
 
     def on_step(self, step, row):
         """Record `row`; redraw every `every` steps and at validations."""
@@ -92,7 +101,7 @@ class LossPlot:
 
     def draw(self):
         """Redraw the figure in place (notebook) or rewrite loss.png."""
-        draw_curves(self.fig, self.history, self.num_steps)
+        draw_curves(self.fig, self.history, self.num_steps, self.baseline)
         if self.notebook:
             from IPython import display
             display.display(self.fig)
@@ -109,7 +118,8 @@ class LossPlot:
         fig = Figure(figsize=self.fig.get_size_inches())
 
         def frame(end):
-            draw_curves(fig, self.history[:end], self.num_steps or n)
+            draw_curves(fig, self.history[:end], self.num_steps or n,
+                        self.baseline)
             return []
 
         movie = animation.FuncAnimation(fig, frame, frames=ends, blit=False)

@@ -5,9 +5,11 @@ import pathlib
 import platform
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from sandbox import data
+from sandbox import corpus, data
+from sandbox.baseline import baselines
 from sandbox.checkpoint import latest_step
 from sandbox.config import DataConfig, ModelConfig, TrainConfig
 from sandbox.model import bert_from_config
@@ -27,10 +29,14 @@ def new_run_dir(root=RUNS_ROOT, name='run'):
     return path
 
 
-def validation_config(data_config):
-    """Validation batches: BERT's standard 15% masking, 80/10/10, static."""
-    return data_config.replace(mask_rate=0.15, mask_split=(0.8, 0.1, 0.1),
-                               max_preds=None, masking='static')
+def validation_baselines(counts, val_iter):
+    """The unigram baseline of `counts` and NSP chance on `val_iter`."""
+    labels, weights = [], []
+    for batch in val_iter:
+        labels.append(batch.mlm_Y.numpy())
+        weights.append(batch.mlm_weights.numpy())
+    return baselines(counts, np.concatenate(labels),
+                     np.concatenate(weights))
 
 
 def build_model(model_config, vocab_size, train_config):
@@ -71,6 +77,14 @@ def load_run_config(run_dir):
             TrainConfig.from_dict(saved['train']))
 
 
+def load_run_data_dir(run_dir):
+    """The corpus folder a run was trained on, if it still exists."""
+    path = pathlib.Path(run_dir) / 'config.json'
+    saved = json.loads(path.read_text()).get('data_dir') \
+        if path.is_file() else None
+    return saved if saved and pathlib.Path(saved).is_dir() else None
+
+
 class RunDirError(ValueError):
     """A run folder that belongs to another run."""
 
@@ -88,7 +102,10 @@ def claim_run_dir(run_dir, record):
             raise RunDirError(f'run_dir: {path} is not valid JSON ({e}); '
                               'choose another folder') from e
         differ = []
-        for key in config_differences(saved, record):
+        defaults = {'data': DataConfig().to_dict(),
+                    'model': ModelConfig().to_dict(),
+                    'train': TrainConfig().to_dict()}
+        for key in config_differences(saved, record, defaults=defaults):
             section, field = key.split('.')
             differ.append(f'{key}: {saved.get(section, {}).get(field)!r} -> '
                           f'{record[section].get(field)!r}')
@@ -108,42 +125,43 @@ def pretrain(data_config=None, model_config=None, train_config=None,
              strategy=None, verify=True):
     """Pretrain a BERT on WikiText-2 and write its run folder.
 
-    The folder holds config.json, metrics.csv (a row a step), TensorBoard
-    scalars, loss.png / loss.gif, checkpoints/, and the trained model.keras
-    + vocab.txt. A folder with a checkpoint of the same config resumes from
-    it; one of another config is refused. `verify=False` reads a corpus of
+    The folder holds config.json, baseline.json (the unigram baseline and
+    NSP chance on the fixed validation set), metrics.csv (a row a step),
+    TensorBoard scalars, loss.png / loss.gif, checkpoints/, and the trained
+    model.keras + vocab.txt. A folder with a checkpoint of the same config
+    resumes from it; one of another config is refused. `verify=False` reads a corpus of
     your own (no sha1 check). Returns a dict with net, vocab, history (all
-    steps, resumed ones included) and run_dir.
+    steps, resumed ones included), run_dir and baseline.
     """
     data_config = data_config or DataConfig()
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     run_dir = pathlib.Path(run_dir) if run_dir else new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
-    # tf.data's seeded shuffles also read TensorFlow's global seed
-    keras.utils.set_random_seed(train_config.seed)
+    data_dir = corpus.find_data_dir(data_dir)
     train_iter, vocab = data.load_data_wiki(
         data_config.batch_size, data_config.max_len, data_dir,
         config=data_config, verify=verify, drop_remainder=True)
-    val_iter, _ = data.load_data_wiki(
-        data_config.batch_size, data_config.max_len, data_dir, split='valid',
-        vocab=vocab, config=validation_config(data_config), shuffle=False,
-        verify=verify)
+    val_iter = data.load_validation(vocab, data_dir, verify)
     claim_run_dir(run_dir, {
         'data': data_config.to_dict(), 'model': model_config.to_dict(),
         'train': train_config.to_dict(), 'vocab_size': len(vocab),
+        'data_dir': str(pathlib.Path(data_dir).resolve()),
         'versions': {'tensorflow': tf.__version__,
                      'keras': keras.__version__,
                      'python': platform.python_version()}})
+    baseline = validation_baselines(
+        data.unigram_counts(vocab, data_dir, verify), val_iter)
+    write_json(run_dir / 'baseline.json', baseline)
     checkpoint_dir = run_dir / 'checkpoints'
     previous = truncate_metrics(run_dir, latest_step(checkpoint_dir))
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         net = build_model(model_config, len(vocab), train_config)
-    callbacks = [RunLogger(run_dir)]
+    callbacks = [RunLogger(run_dir, previous=previous)]
     if plot:
         callbacks.append(LossPlot(run_dir, train_config.num_steps,
-                                  history=previous))
+                                  history=previous, baseline=baseline))
     if verbose:
         print(f'run folder: {run_dir}')
     history = train_bert(train_iter, net, len(vocab), config=train_config,
@@ -152,4 +170,4 @@ def pretrain(data_config=None, model_config=None, train_config=None,
                          verbose=verbose)
     save_run_model(net, vocab, run_dir)
     return {'net': net, 'vocab': vocab, 'history': previous + history,
-            'run_dir': run_dir}
+            'run_dir': run_dir, 'baseline': baseline}

@@ -6,6 +6,12 @@ import tensorflow as tf
 
 from sandbox.data import get_tokens_and_segments
 
+# Sentences whose <mask> a model that read WikiText-2 can guess (a year, a
+# title, a chart position), printed at the end of a pretraining run
+FILL_SENTENCES = ('the film was released in <mask> .',
+                  'he was the <mask> of the united states .',
+                  'the song peaked at number <mask> on the billboard hot 100')
+
 
 def encode_pairs(vocab, pairs):
     """Pad (tokens_a, tokens_b or None) pairs into (tokens, segments, lens).

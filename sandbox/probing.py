@@ -11,8 +11,19 @@ Ethayarajh (2019), "How Contextual are Contextualized Word Representations?":
   that the two above are adjusted by (``*_adj = value - anisotropy``);
 - maximum explainable variance (MEV): the share of a word's variance along
   the first principal direction of its occurrences;
-- token similarity: mean cosine of vectors of *different* words; near 1 the
-  representations have collapsed (`check_collapse` warns).
+- token similarity: mean cosine of vectors of *different* words. Raw
+  cosine is dominated by a few rogue dimensions (Timkey & van Schijndel
+  2021) and sits near 0.99 in GPT-2's healthy last layer (Ethayarajh
+  2019), so it is reported with its centred version (the mean vector
+  subtracted first) and the effective rank (Roy & Vetterli 2007), but it
+  does not decide collapse;
+- collapse is read off the predictions at masked positions instead
+  (`check_collapse`): how much they tell about their context (the mutual
+  information between position and prediction, mean KL(p_i || p_mean):
+  0 when every position gets the same distribution), and the share of
+  them that name the most frequent training word. Reported beside them:
+  KL(p_mean || unigram), how far the average prediction is from the
+  training word frequencies.
 
 Plus MLM top-1/top-5 accuracy with every chosen word replaced by <mask>,
 fill-mask examples, d2l's "crane" cosine and the attention maps of a pair.
@@ -38,11 +49,12 @@ from sandbox.probe import cosine, fill_mask, word_in_contexts
 CRANE_CONTEXTS = [('a crane is flying'.split(), None),
                   ('a crane driver came'.split(), 'he just left'.split())]
 LAYER_METRICS = ('self_sim', 'self_sim_adj', 'intra_sim', 'intra_sim_adj',
-                 'anisotropy', 'token_sim', 'mev')
+                 'anisotropy', 'token_sim', 'token_sim_centred', 'eff_rank',
+                 'mev')
 
 
 class CollapseWarning(UserWarning):
-    """Vectors of different tokens are nearly identical."""
+    """The MLM predictions ignore the input: the unigram, or one word."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +66,10 @@ class ProbeConfig(_Config):
     min_contexts: int = 5          # sentences a word needs for self-sim/MEV
     mask_rate: float = 0.15        # words masked per sentence for top-k
     batch_size: int = 64           # sentences per forward pass
-    collapse_threshold: float = 0.9  # token_sim above it: collapse
+    # Collapse: predictions that carry under collapse_mi nats about their
+    # context, or more than collapse_top_share of them the top word
+    collapse_mi: float = 0.1
+    collapse_top_share: float = 0.5
     seed: int = 0                  # seeds the sample and the masks
 
     def __post_init__(self):
@@ -64,7 +79,8 @@ class ProbeConfig(_Config):
         check_range('min_contexts', self.min_contexts, 2, integer=True)
         check_range('mask_rate', self.mask_rate, 0, 1, low_open=True)
         check_range('batch_size', self.batch_size, 1, integer=True)
-        check_range('collapse_threshold', self.collapse_threshold, -1, 1)
+        check_range('collapse_mi', self.collapse_mi, 0)
+        check_range('collapse_top_share', self.collapse_top_share, 0, 1)
         check_range('seed', self.seed, 0, integer=True)
 
 
@@ -159,8 +175,29 @@ def anisotropy(X, sentence_ids):
 
 
 def token_similarity(X, word_ids):
-    """Mean cosine of vectors of different words (near 1: collapse)."""
+    """Mean cosine of vectors of different words (raw: anisotropy-prone)."""
     return mean_pairwise_cosine(X, word_ids)
+
+
+def centred_token_similarity(X, word_ids):
+    """token_similarity after subtracting the mean vector of X."""
+    X = np.asarray(X, np.float64)
+    return mean_pairwise_cosine(X - X.mean(0), word_ids)
+
+
+def effective_rank(X):
+    """exp of the entropy of the normalised singular values of centred X.
+
+    Roy & Vetterli (2007): d for d equally strong directions, 1 when all
+    vectors lie on one line.
+    """
+    X = np.asarray(X, np.float64)
+    s = np.linalg.svd(X - X.mean(0), compute_uv=False)
+    if not s.sum():
+        return 1.0
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def explained_variance_ratio(X):
@@ -185,25 +222,51 @@ def layer_metrics(X, word_ids, sentence_ids, min_contexts=5):
     return {'self_sim': self_sim, 'self_sim_adj': self_sim - aniso,
             'intra_sim': intra_sim, 'intra_sim_adj': intra_sim - aniso,
             'anisotropy': aniso, 'token_sim': token_similarity(X, word_ids),
+            'token_sim_centred': centred_token_similarity(X, word_ids),
+            'eff_rank': effective_rank(X),
             'mev': max_explainable_variance(X, word_ids, sentence_ids,
                                             min_contexts)}
 
 
-def check_collapse(token_sims, threshold=0.9):
-    """Layers whose token similarity exceeds `threshold`; warn if any.
+def prediction_spread(probs_sum, plogp_sum, n, counts):
+    """Context information of n predictions and their mean's distance.
 
-    d2l's MXNet run shows the symptom: "crane" vectors that barely change
-    between contexts, because every token gets nearly the same vector.
+    Args:
+        probs_sum: (V,) sum of the n predicted distributions p_i.
+        plogp_sum: sum over i and words of p_i log p_i (minus the
+            predictions' entropies, summed).
+        counts: (V,) training counts; the unigram is add-one smoothed
+            (counts + 1), so words never seen in training stay finite.
+    Returns:
+        {'pred_mi': mean KL(p_i || p_mean) = H(p_mean) - mean H(p_i), in
+        nats; 'pred_kl': KL(p_mean || unigram)}.
     """
-    collapsed = [layer for layer, value in enumerate(token_sims)
-                 if value is not None and np.isfinite(value)
-                 and value > threshold]
+    mean = np.asarray(probs_sum, np.float64) / n
+    u = np.asarray(counts, np.float64) + 1
+    u /= u.sum()
+    with np.errstate(divide='ignore', invalid='ignore'):
+        mean_log_mean = np.where(mean > 0, mean * np.log(mean), 0.0).sum()
+    # H(p_mean) - mean H(p_i) = -sum mean log mean + plogp_sum / n
+    return {'pred_mi': float(plogp_sum / n - mean_log_mean),
+            'pred_kl': float(mean_log_mean - mean @ np.log(u))}
+
+
+def check_collapse(pred_mi, top_word_share, min_mi=0.1, max_share=0.5):
+    """Whether the MLM predictions ignore the input; warn if they do.
+
+    Collapsed: the predictions carry less than `min_mi` nats about their
+    context (every <mask> gets nearly the same distribution), or more than
+    `max_share` of them name the most frequent training word (d2l's
+    "the , <unk> of and" for every mask).
+    """
+    collapsed = bool(pred_mi < min_mi or top_word_share > max_share)
     if collapsed:
-        worst = max(token_sims[layer] for layer in collapsed)
         warnings.warn(
-            f'representation collapse: vectors of different tokens have mean '
-            f'cosine up to {worst:.3f} (> {threshold}) in layer(s) '
-            f'{collapsed}; the encoder barely tells tokens apart',
+            f'collapse: at masked positions the predictions carry '
+            f'{pred_mi:.3f} nats about their context (threshold {min_mi}) '
+            f'and {top_word_share:.0%} of them name the unigram\'s most '
+            f'frequent word (threshold {max_share:.0%}): the model '
+            'predicts the same words whatever the context',
             CollapseWarning, stacklevel=2)
     return collapsed
 
@@ -300,14 +363,17 @@ def probed_words(vocab, word_ids):
 
 
 def masked_lm_accuracy(net, vocab, sentences, mask_rate=0.15, seed=0,
-                       ks=(1, 5), batch_size=64):
+                       ks=(1, 5), batch_size=64, counts=None):
     """MLM top-k accuracy with max(1, round(rate * len)) words <mask>-ed.
 
     Every chosen word becomes <mask> (the fill-mask setting, unlike the
-    80/10/10 of training). Returns {k: accuracy}.
+    80/10/10 of training). Returns {k: accuracy}; with the training
+    `counts`, also prediction_spread's 'pred_mi' and 'pred_kl', and
+    'top_word_share' (the share predicting the most frequent word).
     """
     rng = np.random.default_rng(seed)
     hits, total = {k: 0.0 for k in ks}, 0
+    probs_sum, plogp_sum, top_sum = 0.0, 0.0, 0
     for _, chunk in _batches(sentences, batch_size):
         tokens, segments, valid_lens = encode_sentences(vocab, chunk)
         num_preds = [max(1, round(mask_rate * len(s))) for s in chunk]
@@ -327,7 +393,18 @@ def masked_lm_accuracy(net, vocab, sentences, mask_rate=0.15, seed=0,
         for k in ks:
             hits[k] += acc[k] * weights.sum()
         total += weights.sum()
-    return {k: hits[k] / total for k in ks}
+        if counts is not None:
+            real = mlm_Y_hat.numpy()[weights > 0]  # (num_real, V)
+            log_p = real - real.max(-1, keepdims=True)
+            log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+            probs_sum = probs_sum + np.exp(log_p).sum(0)
+            plogp_sum += float((np.exp(log_p) * log_p).sum())
+            top_sum += int(np.sum(real.argmax(-1) == np.argmax(counts)))
+    out = {k: hits[k] / total for k in ks}
+    if counts is not None:
+        out.update(prediction_spread(probs_sum, plogp_sum, total, counts),
+                   top_word_share=top_sum / total)
+    return out
 
 
 def fill_mask_examples(net, vocab, sentences, num_examples=3, max_words=14,
@@ -383,15 +460,19 @@ def attention_pair(vocab, sentences):
 
 
 def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
-                verify=True, sentences=None):
+                verify=True, sentences=None, counts=None):
     """Run the whole suite on `net`; return a JSON-ready report.
 
     Args:
         max_len: the run's data max_len (longer sentences are left out).
         sentences: id arrays to probe instead of the held-out sample.
+        counts: training counts of each id for the unigram (default: read
+            from data_dir's training split).
     Returns:
         {'layers': {metric: per-layer list}, 'mlm_top1', 'mlm_top5',
-        'crane_cos', 'collapsed_layers', 'fill_mask', 'attention', ...}.
+        'crane_cos', 'pred_mi', 'pred_kl', 'top_word_share', 'collapsed',
+        'fill_mask',
+        'attention', ...}.
     """
     config = config or ProbeConfig()
     if sentences is None:
@@ -406,8 +487,11 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
                                 config.min_contexts)
         for name in LAYER_METRICS:
             layers[name].append(metrics[name])
+    if counts is None:
+        counts = data.unigram_counts(vocab, data_dir, verify)
     topk = masked_lm_accuracy(net, vocab, sentences, config.mask_rate,
-                              config.seed, (1, 5), config.batch_size)
+                              config.seed, (1, 5), config.batch_size,
+                              counts)
     tokens, weights = attention_maps(net, vocab,
                                      *attention_pair(vocab, sentences))
     words = _words_in_contexts(vectors.word_ids[keep],
@@ -418,26 +502,26 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
         'num_words': int(keep.sum()), 'num_self_sim_words': len(words),
         'layers': layers, 'mlm_top1': topk[1], 'mlm_top5': topk[5],
         'crane_cos': crane_cosine(net, vocab),
-        'collapsed_layers': check_collapse(layers['token_sim'],
-                                           config.collapse_threshold),
+        'pred_mi': topk['pred_mi'], 'pred_kl': topk['pred_kl'],
+        'top_word_share': topk['top_word_share'],
+        'collapsed': check_collapse(topk['pred_mi'], topk['top_word_share'],
+                                    config.collapse_mi,
+                                    config.collapse_top_share),
         'fill_mask': fill_mask_examples(net, vocab, sentences,
                                         seed=config.seed),
         'attention': {'tokens': tokens,
                       'weights': np.round(weights, 4).tolist()}}
 
 
-# The probe scores of a report that go into an experiment's results table
-SUMMARY = ('self_sim', 'intra_sim', 'anisotropy', 'token_sim', 'mlm_top1',
-           'mlm_top5', 'crane_cos')
-
-
 def summarize(report):
-    """Scalar probe scores: last-layer similarities, top-k, crane cosine."""
+    """Scalar probe scores: last-layer similarities, top-k, crane, collapse."""
     out = {f'probe_{name}': report['layers'][name][-1]
-           for name in ('self_sim', 'intra_sim', 'anisotropy', 'token_sim')}
+           for name in ('self_sim', 'intra_sim', 'anisotropy', 'token_sim',
+                        'token_sim_centred', 'eff_rank')}
     out.update({f'probe_{name}': report[name]
-                for name in ('mlm_top1', 'mlm_top5', 'crane_cos')})
-    out['probe_collapsed'] = bool(report['collapsed_layers'])
+                for name in ('mlm_top1', 'mlm_top5', 'crane_cos', 'pred_mi',
+                             'pred_kl', 'top_word_share')})
+    out['probe_collapsed'] = bool(report['collapsed'])
     return out
 
 
@@ -453,8 +537,11 @@ def format_report(report):
     if report['crane_cos'] is not None:
         lines.append(f'crane (bird vs machine) cosine: '
                      f'{report["crane_cos"]:.3f}')
-    if report['collapsed_layers']:
-        lines.append(f'COLLAPSE in layers {report["collapsed_layers"]}')
+    lines.append(f'predictions at masked positions: '
+                 f'{report["pred_mi"]:.3f} nats about their context, mean '
+                 f'{report["pred_kl"]:.3f} nats from the unigram, '
+                 f'{report["top_word_share"]:.1%} its most frequent word' +
+                 ('  (COLLAPSED)' if report['collapsed'] else ''))
     for ex in report['fill_mask']:
         top = ', '.join(f'{t} {p:.2f}' for t, p in ex['top'])
         lines.append(f'{ex["text"]}\n    answer {ex["answer"]!r}: {top}')

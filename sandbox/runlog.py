@@ -2,6 +2,7 @@
 import csv
 import json
 import pathlib
+import shutil
 
 import tensorflow as tf
 
@@ -21,13 +22,20 @@ def write_json(path, obj):
     atomic_save(path, save)
 
 
-def config_differences(saved, wanted, sections=('data', 'model', 'train')):
-    """The 'section.field' keys whose values differ between config dicts."""
+def config_differences(saved, wanted, sections=('data', 'model', 'train'),
+                       defaults=None):
+    """The 'section.field' keys whose values differ between config dicts.
+
+    Only the fields of `wanted` (the current code's) count. A field that
+    `saved` lacks (written before the field existed) counts as its value
+    in `defaults` ({section: {field: default}}), when given.
+    """
     differ = []
     for section in sections:
         old, new = saved.get(section, {}), wanted.get(section, {})
-        differ += [f'{section}.{field}' for field in set(old) | set(new)
-                   if old.get(field) != new.get(field)]
+        default = (defaults or {}).get(section, {})
+        differ += [f'{section}.{field}' for field in new
+                   if old.get(field, default.get(field)) != new[field]]
     return sorted(differ)
 
 
@@ -61,9 +69,14 @@ def truncate_metrics(run_dir, last_step):
 
 
 class RunLogger:
-    """A training callback writing metrics.csv and TensorBoard scalars."""
+    """A training callback writing metrics.csv and TensorBoard scalars.
 
-    def __init__(self, run_dir, tensorboard=True):
+    A resumed run passes the rows kept from before (truncate_metrics'): the
+    TensorBoard events are written anew from them, so steps that the
+    resumed run takes again do not appear twice.
+    """
+
+    def __init__(self, run_dir, tensorboard=True, previous=()):
         self.run_dir = pathlib.Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / 'metrics.csv'
@@ -72,13 +85,22 @@ class RunLogger:
         self._csv = csv.DictWriter(self._file, COLUMNS, extrasaction='ignore')
         if new:
             self._csv.writeheader()
-        self._writer = tf.summary.create_file_writer(
-            str(self.run_dir / 'tensorboard')) if tensorboard else None
+        self._writer = None
+        if tensorboard:
+            events = self.run_dir / 'tensorboard'
+            shutil.rmtree(events, ignore_errors=True)
+            self._writer = tf.summary.create_file_writer(str(events))
+            for row in previous:
+                self._scalars(int(row['step']), row)
 
     def on_step(self, step, row):
         """Append the step's row (flushed, so a crash loses nothing)."""
         self._csv.writerow(row)
         self._file.flush()
+        self._scalars(step, row)
+
+    def _scalars(self, step, row):
+        """The row's metrics as TensorBoard scalars at `step`."""
         if self._writer is not None:
             with self._writer.as_default(step=step):
                 for key in COLUMNS[1:]:

@@ -24,7 +24,14 @@ def learning_rate(config):
 
 @keras.saving.register_keras_serializable(package='sandbox')
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `lr`, then constant or linear decay to 0."""
+    """Linear warm-up to `lr`, then constant, linear or cosine decay.
+
+    Step k (1-based) of a warm-up of w steps takes lr * k / w; the decay
+    runs over the remaining n = num_steps - w steps and reaches 0 one step
+    after the last, so step w + j takes lr * (n - j + 1) / n (linear) or
+    lr * (1 + cos(pi * (j - 1) / n)) / 2 (cosine): the last step still
+    learns, as in Hugging Face's schedules.
+    """
 
     def __init__(self, lr, warmup_steps, num_steps, decay='linear'):
         self.lr, self.warmup_steps = lr, warmup_steps
@@ -35,24 +42,64 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         warm = self.lr * tf.minimum(1.0, step / max(1, self.warmup_steps))
         if self.decay == 'constant':
             return warm
-        frac = (step - self.warmup_steps) / max(
-            1, self.num_steps - self.warmup_steps)
-        return tf.where(step <= self.warmup_steps, warm,
-                        self.lr * tf.maximum(0.0, 1.0 - frac))
+        # Steps into the decay, from 0 at its first step
+        done = tf.maximum(0.0, step - self.warmup_steps - 1)
+        frac = tf.minimum(1.0, done / max(
+            1, self.num_steps - self.warmup_steps))
+        if self.decay == 'cosine':
+            decayed = 0.5 * self.lr * (1 + tf.cos(math.pi * frac))
+        else:
+            decayed = self.lr * (1.0 - frac)
+        return tf.where(step <= self.warmup_steps, warm, decayed)
 
     def get_config(self):
         return {'lr': self.lr, 'warmup_steps': self.warmup_steps,
                 'num_steps': self.num_steps, 'decay': self.decay}
 
 
+@keras.saving.register_keras_serializable(package='sandbox')
+class Adam(keras.optimizers.Adam):
+    """Adam with torch.optim.Adam's epsilon: added to sqrt(v_hat).
+
+    Keras adds epsilon to sqrt(v) and folds the bias corrections into the
+    step size; torch divides by sqrt(v_hat) + eps, which is Keras's update
+    with epsilon * sqrt(1 - beta_2 ** t). With `weight_decay` it is
+    torch's AdamW: the weights shrink by lr * weight_decay before the step.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        """One Adam step of `variable`, as torch.optim.Adam takes it."""
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        gradient = tf.cast(gradient, dtype)
+        t = tf.cast(self.iterations + 1, dtype)
+        bias_1 = 1 - tf.pow(tf.cast(self.beta_1, dtype), t)
+        bias_2 = 1 - tf.pow(tf.cast(self.beta_2, dtype), t)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
+        self.assign_add(v, (tf.square(gradient) - v) * (1 - self.beta_2))
+        v_hat = v / bias_2
+        self.assign_sub(variable, lr / bias_1 * m / (
+            tf.sqrt(v_hat) + self.epsilon))
+
+
+# Weights that decoupled weight decay leaves alone, as BERT and RoBERTa
+NO_DECAY = ('bias', 'beta', 'gamma', 'decoder_bias')
+
+
 def make_optimizer(config):
-    """Return Adam with the config's schedule and optional clipping.
+    """Return torch-style Adam(W) with the config's schedule and clipping.
 
     Under mixed_float16, a LossScaleOptimizer keeps small gradients from
     underflowing (bfloat16 has float32's range and needs none).
     """
-    optimizer = keras.optimizers.Adam(learning_rate(config),
-                                      global_clipnorm=config.clip_norm)
+    optimizer = Adam(learning_rate(config), beta_1=config.beta_1,
+                     beta_2=config.beta_2, epsilon=config.epsilon,
+                     weight_decay=config.weight_decay or None,
+                     global_clipnorm=config.clip_norm)
+    if config.weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     if config.dtype_policy == 'mixed_float16':
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -66,9 +113,10 @@ def strategy_for(devices=None):
     machines, create a MultiWorkerMirroredStrategy yourself and pass it to
     `train_bert` as `strategy=`: the step code is the same.
     """
-    if devices is None:
-        devices = [d.name for d in tf.config.list_logical_devices('GPU')] \
-            or [tf.config.list_logical_devices('CPU')[0].name]
+    if devices is None:  # as d2l.try_all_gpus(), else the CPU
+        devices = [d.name for d in tf.config.list_logical_devices('GPU')]
+    if not devices:  # d2l.try_all_gpus() on a CPU machine gives []
+        devices = [tf.config.list_logical_devices('CPU')[0].name]
     devices = [getattr(d, 'name', d) for d in devices]
     if len(devices) == 1:
         return tf.distribute.get_strategy()
@@ -143,6 +191,21 @@ def make_train_step(net, optimizer, config, strategy):
                 for k, v in parts.items()}
 
     return step
+
+
+def float32_twin(net):
+    """A float32 copy of a mixed-precision `net` (None if it is float32).
+
+    Validation, fill-mask and probing all read float32 logits: scored
+    through the bfloat16 head instead, a mixed-precision run's validation
+    numbers would not be the model's. Copy the weights in with
+    twin.set_weights(net.get_weights()) before each use.
+    """
+    if net.dtype_policy.compute_dtype == 'float32':
+        return None
+    twin = type(net).from_config({**net.get_config(), 'dtype': 'float32'})
+    twin.build()
+    return twin
 
 
 def make_eval_step(net, strategy):
@@ -261,7 +324,10 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         optimizer = make_optimizer(config)
         optimizer.build(net.trainable_variables)
     step_fn = make_train_step(net, optimizer, config, strategy)
-    eval_step = make_eval_step(net, strategy)
+    with strategy.scope():
+        twin = float32_twin(net)
+    eval_net = twin or net
+    eval_step = make_eval_step(eval_net, strategy)
     # Epoch after epoch, as d2l's loop. One iterator, whose position a
     # checkpoint saves; tf.distribute's cannot be saved, so a resumed
     # distributed run skips the batches taken (the pipeline is seeded)
@@ -286,6 +352,8 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         batch = next(batches)
         num_pairs = sum(int(t.shape[0]) for t in
                         strategy.experimental_local_results(batch.nsp_y))
+        # The rate this step takes (the schedule reads the step count)
+        lr = float(tf.convert_to_tensor(optimizer.learning_rate))
         timer.start()
         row = {k: float(v) for k, v in step_fn(batch).items()}
         elapsed = timer.stop()
@@ -298,12 +366,14 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
             timed_pairs += num_pairs
         metric.add(row['mlm_l'], row['nsp_l'], num_pairs, 1)
         row['step'] = step
-        row['lr'] = float(tf.convert_to_tensor(optimizer.learning_rate))
+        row['lr'] = lr
         row['pairs_per_sec'] = num_pairs / elapsed
         if val_iter is not None and (step == config.num_steps or (
                 config.val_every and step % config.val_every == 0)):
-            row.update(evaluate(net, val_iter, config.val_batches, strategy,
-                                eval_step))
+            if twin is not None:
+                twin.set_weights(net.get_weights())
+            row.update(evaluate(eval_net, val_iter, config.val_batches,
+                                strategy, eval_step))
         history.append(row)
         progbar.update(step, [(k, row[k]) for k in METRICS[:3]] +
                        [('pairs/s', row['pairs_per_sec'])])

@@ -1,6 +1,7 @@
 """Tests for sandbox.compare: smoothing, bands, grouping, files written."""
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -130,3 +131,17 @@ def test_main_curves_writes_png_and_svg(runs, tmp_path, capsys):
     with pytest.raises(SystemExit):
         C.main(['layers', str(runs[0])])  # no probe.json yet
     assert 'python -m sandbox.probing' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['curves', '--smooth', '5', '.'], r"--smooth: must be an EMA weight "
+                                       r"in \[0, 1\).*'5'"),
+    (['curves', 'no-such-run'], r"run_dirs: \['no-such-run'\] hold no "
+                                "config.json"),
+])
+def test_bad_cli_values_get_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        C.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.search(message, err), err

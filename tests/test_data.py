@@ -254,6 +254,47 @@ def test_same_seed_same_batches(synthetic_dir, masking):
     assert not _same(first[0], first[1])  # reshuffled every epoch
 
 
+@pytest.mark.parametrize('masking', ['static', 'dynamic'])
+def test_data_order_reads_data_seed_alone(synthetic_dir, masking):
+    # keras.utils.set_random_seed(train.seed) sets TensorFlow's global
+    # seed, which tf.data would otherwise mix into shuffles and masks
+    batches = []
+    for global_seed in (1, 2):
+        tf.keras.utils.set_random_seed(global_seed)
+        batches.append(_epochs(_load(synthetic_dir, masking=masking,
+                                     seed=3)[0]))
+    assert _same(batches[0][0] + batches[0][1],
+                 batches[1][0] + batches[1][1])
+
+
+def test_loading_data_leaves_the_global_seed_alone(synthetic_dir):
+    from tensorflow.python.eager import context
+    tf.random.set_seed(11)
+    _load(synthetic_dir, masking='dynamic')
+    assert context.global_seed() == 11
+
+
+def test_validation_set_is_fixed(synthetic_dir):
+    # The same pairs and masks whatever the training run's data settings
+    _, vocab = _load(synthetic_dir)
+    first = _epochs(data.load_validation(vocab, synthetic_dir, False), 1)
+    for seed, nsp in ((0, True), (7, False)):
+        train_iter, _ = _load(synthetic_dir, seed=seed, nsp=nsp,
+                              masking='dynamic')
+        next(iter(train_iter))
+        tf.keras.utils.set_random_seed(seed)
+        again = _epochs(data.load_validation(vocab, synthetic_dir, False),
+                        1)
+        assert _same(first[0], again[0])
+    batch = first[0][0]
+    assert batch.tokens.shape[1] == data.VALIDATION.max_len == 64
+    # d2l's settings: 15% of each pair predicted, half the B sentences random
+    n = np.concatenate([b.mlm_weights.sum(1) for b in first[0]])
+    lens = np.concatenate([b.valid_lens for b in first[0]])
+    np.testing.assert_array_equal(n, np.maximum(1, np.round(0.15 * lens)))
+    assert data.VALIDATION.nsp and data.VALIDATION.nsp_rate == 0.5
+
+
 def test_validation_split_uses_train_vocab(synthetic_dir):
     _, vocab = _load(synthetic_dir)
     ds, same = _load(synthetic_dir, split='valid', vocab=vocab)

@@ -160,9 +160,10 @@ def test_shipped_experiments_load_and_validate(path):
     assert len(e.runs(quick=True)) == len(e.points()) * len(e.quick_seeds)
 
 
-def test_shipped_experiments_are_the_five_of_the_issue():
+def test_shipped_experiments_are_the_ablations_and_the_recipe_sweep():
     assert [p.stem for p in SHIPPED] == [
-        'architecture', 'depth_width', 'masking', 'nsp', 'static_dynamic']
+        'architecture', 'depth_width', 'masking', 'nsp', 'recipe',
+        'static_dynamic']
 
 
 def test_load_experiment_needs_an_experiment(tmp_path):

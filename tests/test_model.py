@@ -367,3 +367,52 @@ def test_load_d2l_torch_weights_rejects_mismatches():
             **sd, 'encoder.pos_embedding': np.zeros((1, 8, H))})
     with pytest.raises(ValueError, match='d2l variant'):
         M.load_d2l_torch_weights(make_net(norm_first=True), sd)
+
+
+# ------------------------------------------------------------- weight init
+
+def _d2l_sized(init, vocab_size=2000):
+    """d2l's BERT (2 blocks x 128) with a small vocabulary, built."""
+    keras.utils.set_random_seed(0)
+    net = M.bert_from_config(ModelConfig(init=init), vocab_size)
+    net.build()
+    return net
+
+
+def test_d2l_init_is_torchs_default():
+    net = _d2l_sized('d2l')
+    blk = net.encoder.blks[0]
+    # nn.Linear / nn.LazyLinear: weight and bias from U(+-1/sqrt(fan_in))
+    for dense, fan_in in ((blk.attention.W_q, 128), (blk.ffn.dense1, 128),
+                          (blk.ffn.dense2, 256), (net.mlm.decoder, 128),
+                          (net.nsp.output_layer, 128), (net.hidden, 128)):
+        for w in [dense.kernel] + ([dense.bias] if dense.use_bias else []):
+            w = w.numpy()
+            bound = 1 / np.sqrt(fan_in)
+            assert np.abs(w).max() <= bound
+            if w.size >= 100:  # a uniform's std, where enough to estimate
+                assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)
+    # nn.Embedding and d2l's randn pos_embedding: N(0, 1)
+    for w in (net.encoder.token_embedding.embeddings,
+              net.encoder.pos_embedding):
+        assert w.numpy().std() == pytest.approx(1, rel=0.02)
+    # LayerNorm: ones and zeros
+    np.testing.assert_array_equal(blk.ln1.gamma.numpy(), 1)
+    np.testing.assert_array_equal(blk.ln1.beta.numpy(), 0)
+
+
+@pytest.mark.parametrize('init, expected', [
+    # LayerNorm'd unit features through U(+-1/sqrt(128)) weights: the
+    # logit variance is 128 / (3 * 128) + the bias's 1 / (3 * 128)
+    ('d2l', np.sqrt(1 / 3 + 1 / 384)),
+    # glorot: variance 2 / (128 + V) per weight, 128 of them
+    ('keras', np.sqrt(128 * 2 / (128 + 2000))),
+    ('bert', np.sqrt(128) * 0.02 * 0.88)])  # truncated at 2 std
+def test_initial_mlm_logit_std(init, expected):
+    net = _d2l_sized(init)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(5, 2000, size=(64, 32))
+    positions = rng.integers(1, 32, size=(64, 5))
+    _, mlm_Y_hat, _ = net(tokens, np.zeros_like(tokens), np.full(64, 32),
+                          positions, training=False)
+    assert float(np.std(mlm_Y_hat)) == pytest.approx(expected, rel=0.08)

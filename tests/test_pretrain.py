@@ -91,3 +91,27 @@ def test_bad_arguments_name_the_field(args, message, synthetic_dir,
 def test_probe_needs_a_run_folder(tmp_path):
     with pytest.raises(SystemExit, match='model.keras does not exist'):
         cli.main(['probe', str(tmp_path)])
+
+
+def test_default_recipe_learns_beyond_the_baselines(tmp_path):
+    # Paragraphs of 4 topics: context tells which words can be masked, and
+    # a random B sentence mostly changes the topic
+    from sandbox import corpus
+    from sandbox.config import configs_from_settings
+    from sandbox.pretrain import pretrain
+    data_dir = corpus.write_synthetic_corpus(
+        tmp_path / 'topics', num_paragraphs=400, vocab_size=48, topics=4)
+    configs = configs_from_settings({
+        'data.batch_size': 32, 'data.max_len': 32, 'data.min_freq': 1,
+        'model.num_hiddens': 16, 'model.ffn_num_hiddens': 32,
+        'model.max_len': 64, 'train.num_steps': 300, 'train.lr': 1e-2,
+        'train.warmup_steps': 15, 'train.val_every': 100,
+        'train.checkpoint_every': 0}, preset='tiny', recipe='default')
+    out = pretrain(*configs, data_dir=data_dir, run_dir=tmp_path / 'run',
+                   plot=False, verbose=False, verify=False)
+    base, last = out['baseline'], out['history'][-1]
+    assert json.loads((tmp_path / 'run' / 'baseline.json').read_text()) \
+        == base
+    assert last['val_mlm_l'] < base['mlm_l'] - 0.5
+    assert last['val_mlm_acc'] > 1.5 * base['mlm_acc']
+    assert last['val_nsp_acc'] > 0.6

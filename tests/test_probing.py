@@ -152,12 +152,55 @@ def test_layer_metrics_adjust_by_anisotropy():
 
 # ------------------------------------------------- collapse and accuracy
 
-def test_check_collapse_warns_and_names_the_layers():
-    with pytest.warns(P.CollapseWarning, match=r'layer\(s\) \[1, 2\]'):
-        assert P.check_collapse([0.1, 0.95, 0.99], 0.9) == [1, 2]
+def test_check_collapse_reads_the_predictions():
+    with pytest.warns(P.CollapseWarning, match='0.050 nats'):
+        assert P.check_collapse(0.05, 0.1)      # one distribution for all
+    with pytest.warns(P.CollapseWarning, match='80%'):
+        assert P.check_collapse(2.0, 0.8)       # one word nearly always
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        assert P.check_collapse([0.1, 0.5, float('nan')], 0.9) == []
+        assert not P.check_collapse(2.0, 0.1)   # contextual predictions
+        assert not P.check_collapse(0.3, 0.2, min_mi=0.25, max_share=0.3)
+
+
+def spread(probs, counts):
+    """prediction_spread of the rows of `probs`."""
+    probs = np.asarray(probs, np.float64)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        plogp = np.where(probs > 0, probs * np.log(probs), 0.0).sum()
+    return P.prediction_spread(probs.sum(0), plogp, len(probs), counts)
+
+
+def test_prediction_spread_on_known_distributions():
+    counts = np.array([0, 3, 1, 4])
+    u = (counts + 1) / (counts + 1).sum()
+    same = spread(np.tile(u, (5, 1)), counts)  # the unigram everywhere
+    assert same['pred_mi'] == pytest.approx(0, abs=1e-12)
+    assert same['pred_kl'] == pytest.approx(0, abs=1e-12)
+    # one-hot on two words, half the time each: log 2 nats of context
+    two = spread(np.eye(4)[[1, 3, 1, 3]], counts)
+    assert two['pred_mi'] == pytest.approx(math.log(2))
+    assert two['pred_kl'] == pytest.approx(
+        0.5 * math.log(0.5 / u[1]) + 0.5 * math.log(0.5 / u[3]))
+
+
+def test_centred_similarity_removes_a_shared_offset():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 16))
+    shifted = X + 50.0  # one rogue direction dominates the raw cosine
+    words = np.arange(200)
+    assert P.token_similarity(shifted, words) > 0.99
+    assert P.centred_token_similarity(shifted, words) == pytest.approx(
+        P.centred_token_similarity(X, words))
+    assert abs(P.centred_token_similarity(shifted, words)) < 0.05
+
+
+def test_effective_rank():
+    # four orthogonal vectors: centred, they span 3 equal directions
+    assert P.effective_rank(np.repeat(np.eye(4), 10, 0)) == \
+        pytest.approx(3, rel=1e-9)
+    line = np.outer(np.arange(10.0), [1.0, 2.0, 3.0])
+    assert P.effective_rank(line) == pytest.approx(1)
 
 
 def test_topk_accuracy():
@@ -207,11 +250,12 @@ def tiny(synthetic_dir):
     config = P.ProbeConfig(num_sentences=30, min_contexts=2, batch_size=7)
     sentences = P.heldout_sentences(vocab, synthetic_dir, config, 32,
                                     verify=False)
-    return net, vocab, sentences, config
+    return net, vocab, sentences, config, data.unigram_counts(
+        vocab, synthetic_dir, verify=False)
 
 
 def test_encode_sentences(tiny):
-    _, vocab, _, _ = tiny
+    _, vocab, _, _, _ = tiny
     tokens, segments, valid_lens = P.encode_sentences(vocab, [[7, 8, 9],
                                                               [5]])
     cls, sep, pad = vocab['<cls>'], vocab['<sep>'], vocab['<pad>']
@@ -222,7 +266,7 @@ def test_encode_sentences(tiny):
 
 
 def test_heldout_sentences_fit_and_are_seeded(tiny, synthetic_dir):
-    _, vocab, sentences, config = tiny
+    _, vocab, sentences, config, _ = tiny
     assert len(sentences) == 30
     assert all(config.min_len <= len(s) <= 30 for s in sentences)
     again = P.heldout_sentences(vocab, synthetic_dir, config, 32, False)
@@ -230,7 +274,7 @@ def test_heldout_sentences_fit_and_are_seeded(tiny, synthetic_dir):
 
 
 def test_token_vectors_follow_the_words(tiny):
-    net, vocab, sentences, config = tiny
+    net, vocab, sentences, config, counts = tiny
     vectors = P.token_vectors(net, vocab, sentences, config.batch_size)
     n = sum(len(s) for s in sentences)
     assert len(vectors.layers) == 3  # embeddings + 2 blocks
@@ -246,8 +290,11 @@ def test_token_vectors_follow_the_words(tiny):
 
 
 def test_probe_model_report(tiny):
-    net, vocab, sentences, config = tiny
-    report = P.probe_model(net, vocab, config=config, sentences=sentences)
+    net, vocab, sentences, config, counts = tiny
+    # untrained, it predicts nearly the same words everywhere
+    with pytest.warns(P.CollapseWarning):
+        report = P.probe_model(net, vocab, config=config,
+                               sentences=sentences, counts=counts)
     json.dumps(report)  # JSON-ready
     for name in P.LAYER_METRICS:
         assert len(report['layers'][name]) == 3
@@ -264,11 +311,13 @@ def test_probe_model_report(tiny):
     np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-3)
     summary = P.summarize(report)
     assert summary['probe_self_sim'] == report['layers']['self_sim'][-1]
-    assert 'COLLAPSE' not in P.format_report(report)
+    assert summary['probe_collapsed'] is report['collapsed'] is True
+    assert 0 <= report['pred_mi'] < 0.1 and report['pred_kl'] >= 0
+    assert 'COLLAPSED' in P.format_report(report)
 
 
 def test_identical_inputs_are_flagged_as_collapsed(tiny):
-    net, vocab, sentences, config = tiny
+    net, vocab, sentences, config, counts = tiny
     weights = [v.numpy() for v in net.weights]
     try:
         # every token, position and segment embeds to the same vector
@@ -280,9 +329,12 @@ def test_identical_inputs_are_flagged_as_collapsed(tiny):
         enc.pos_embedding.assign(np.zeros(enc.pos_embedding.shape))
         with pytest.warns(P.CollapseWarning):
             report = P.probe_model(net, vocab, config=config,
-                                   sentences=sentences[:10])
-        assert report['collapsed_layers'] == [0, 1, 2]
+                                   sentences=sentences[:10], counts=counts)
+        # every input gives the same prediction: no context information
+        assert report['collapsed']
+        assert report['pred_mi'] == pytest.approx(0, abs=1e-6)
         assert report['layers']['self_sim'][0] == pytest.approx(1)
+        assert report['layers']['eff_rank'][0] == pytest.approx(1)
     finally:
         for v, w in zip(net.weights, weights):
             v.assign(w)

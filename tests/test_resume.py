@@ -53,14 +53,27 @@ def test_sigkill_then_resume_matches(uninterrupted, synthetic_dir, tmp_path):
     killed_at = latest_step(out / 'checkpoints')
     assert 6 <= killed_at < STEPS
     assert not (out / 'model.keras').exists()
-    result = subprocess.run(_cli('--resume', str(out), '--data-dir',
-                                 str(synthetic_dir), '--no-verify', '--quiet'),
-                            capture_output=True, text=True)
+    # the run folder remembers its corpus: no --data-dir needed
+    result = subprocess.run(_cli('--resume', str(out), '--no-verify',
+                                 '--quiet'), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     resumed = _losses(out)
     np.testing.assert_array_equal(resumed[:, 0], np.arange(1, STEPS + 1))
     np.testing.assert_allclose(resumed, uninterrupted, rtol=0, atol=1e-6)
     assert (out / 'model.keras').exists()
+    # TensorBoard holds each step once, the recomputed ones included
+    assert _tensorboard_steps(out, 'mlm_l') == list(range(1, STEPS + 1))
+
+
+def _tensorboard_steps(run_dir, tag):
+    """The steps of `tag`'s scalars in a run's TensorBoard events."""
+    import tensorflow as tf
+    steps = []
+    for path in sorted((run_dir / 'tensorboard').iterdir()):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for v in event.summary.value
+                      if v.tag == tag]
+    return sorted(steps)
 
 
 def test_other_config_is_refused(uninterrupted, synthetic_dir, tmp_path):
@@ -74,5 +87,5 @@ def test_other_config_is_refused(uninterrupted, synthetic_dir, tmp_path):
              '--lr', '0.02'), capture_output=True, text=True)
     assert result.returncode != 0
     assert 'holds a run of another config' in result.stderr
-    assert 'train.lr: 0.01 -> 0.02' in result.stderr
+    assert 'train.lr: 0.001 -> 0.02' in result.stderr
     assert (out / 'metrics.csv').read_bytes() == before

@@ -103,11 +103,57 @@ def test_warmup_and_decay_schedule():
                          decay='linear')
     schedule = train.learning_rate(config)
     lrs = [float(schedule(step)) for step in range(10)]
-    np.testing.assert_allclose(lrs, [0.25, 0.5, 0.75, 1.0, 5 / 6, 4 / 6,
-                                     3 / 6, 2 / 6, 1 / 6, 0.0], atol=1e-6)
+    # the decay reaches 0 one step after the last: every step learns
+    np.testing.assert_allclose(lrs, [0.25, 0.5, 0.75, 1.0, 1.0, 5 / 6,
+                                     4 / 6, 3 / 6, 2 / 6, 1 / 6], atol=1e-6)
+    cosine = train.learning_rate(config.replace(decay='cosine'))
+    np.testing.assert_allclose(
+        [float(cosine(step)) for step in range(4, 10)],
+        [(1 + math.cos(math.pi * j / 6)) / 2 for j in range(6)], atol=1e-6)
     flat = train.learning_rate(config.replace(decay='constant'))
     assert [float(flat(s)) for s in (0, 3, 9)] == [0.25, 1.0, 1.0]
     assert train.learning_rate(TrainConfig(lr=0.5)) == 0.5
+
+
+def test_logged_lr_is_the_rate_of_its_step(batches):
+    _, history = _fit(batches, 5, lr=1.0, warmup_steps=4)
+    assert [row['lr'] for row in history] == [0.25, 0.5, 0.75, 1.0, 1.0]
+
+
+def test_adam_is_torch_adamw():
+    # torch.optim.AdamW's update, written out: decay, moments, bias
+    # corrections, eps added to sqrt(v_hat); biases are not decayed
+    config = TrainConfig(lr=0.1, beta_2=0.98, epsilon=1e-3,
+                         weight_decay=0.1)
+    optimizer = train.make_optimizer(config)
+    kernel = keras.Variable(np.array([1.0, -2.0, 0.5]), name='kernel')
+    bias = keras.Variable(np.array([0.3]), name='bias')
+    optimizer.build([kernel, bias])
+    grads = [np.array([0.1, -0.3, 2.0]), np.array([0.5])]
+    p = [np.array([1.0, -2.0, 0.5]), np.array([0.3])]
+    m, v = [np.zeros(3), np.zeros(1)], [np.zeros(3), np.zeros(1)]
+    for t in range(1, 4):
+        g = [x * t for x in grads]
+        optimizer.apply_gradients(zip(g, [kernel, bias]))
+        for i in range(2):
+            if i == 0:
+                p[i] = p[i] * (1 - 0.1 * 0.1)
+            m[i] = 0.9 * m[i] + 0.1 * g[i]
+            v[i] = 0.98 * v[i] + 0.02 * g[i] ** 2
+            m_hat, v_hat = m[i] / (1 - 0.9 ** t), v[i] / (1 - 0.98 ** t)
+            p[i] = p[i] - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-3)
+    np.testing.assert_allclose(kernel.numpy(), p[0], atol=1e-6)  # float32
+    np.testing.assert_allclose(bias.numpy(), p[1], atol=1e-6)
+
+
+def test_d2l_devices_idiom_on_a_cpu(batches):
+    # d2l.try_all_gpus() returns [] on a machine without GPUs
+    train_iter, vocab = batches
+    net = build_model(TINY, len(vocab), TrainConfig())
+    history = train.train_bert(train_iter, net, len(vocab), [], 2,
+                               verbose=False)
+    assert [row['step'] for row in history] == [1, 2]
+    assert train.strategy_for([]).num_replicas_in_sync == 1
 
 
 @pytest.mark.parametrize('field, change, message', [
@@ -140,3 +186,23 @@ def test_empty_epoch_raises(synthetic_dir):
     with pytest.raises(ValueError, match='batch_size'):
         train.train_bert(train_iter, net, len(vocab), num_steps=1,
                          verbose=False)
+
+
+def test_mixed_precision_validates_in_float32(batches):
+    train_iter, vocab = batches
+    config = TrainConfig(num_steps=2, val_every=2, val_batches=2,
+                         dtype_policy='mixed_bfloat16')
+    net = build_model(TINY, len(vocab), config)
+    val_iter = train_iter.take(2).cache()  # the same batches every time
+    history = train.train_bert(train_iter, net, len(vocab), config=config,
+                               val_iter=val_iter, verbose=False)
+    twin = train.float32_twin(net)
+    assert twin.dtype_policy.compute_dtype == 'float32'
+    assert train.float32_twin(twin) is None
+    twin.set_weights(net.get_weights())
+    expected = train.evaluate(twin, val_iter)
+    assert history[-1]['val_mlm_l'] == pytest.approx(
+        expected['val_mlm_l'], abs=1e-6)
+    bf16 = train.evaluate(net, val_iter)  # through the bfloat16 head
+    assert bf16['val_mlm_l'] != pytest.approx(expected['val_mlm_l'],
+                                              abs=1e-6)
