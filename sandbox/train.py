@@ -117,10 +117,26 @@ def strategy_for(devices=None):
         devices = [d.name for d in tf.config.list_logical_devices('GPU')]
     if not devices:  # d2l.try_all_gpus() on a CPU machine gives []
         devices = [tf.config.list_logical_devices('CPU')[0].name]
-    devices = [getattr(d, 'name', d) for d in devices]
+    devices = [_device_name(d) for d in devices]
     if len(devices) == 1:
         return tf.distribute.get_strategy()
     return tf.distribute.MirroredStrategy(devices)
+
+
+def _device_name(device):
+    """A device's name: a string, a LogicalDevice, or d2l.gpu()'s context.
+
+    d2l.gpu(i) returns tf.device('/GPU:i'), whose name TensorFlow keeps
+    only in a private attribute.
+    """
+    if isinstance(device, str):
+        return device
+    name = getattr(device, 'name', None) or getattr(device, '_device_name',
+                                                    None)
+    if not isinstance(name, str):
+        raise ValueError(f'devices: {device!r} is not a device (a name such '
+                         "as '/GPU:0', or d2l.try_all_gpus()'s)")
+    return name
 
 
 def _global_parts(loss, batch):
@@ -404,9 +420,10 @@ def _non_finite_message(step, row, checkpointer):
             f'{int(checkpointer.step.numpy())}) is untouched; it resumes '
             'from there' if checkpointer is not None and
             checkpointer.step.numpy() else 'no checkpoint was written')
-    return (f'non-finite loss at step {step} ({parts}); {kept}. Resume '
-            'with a lower learning rate (--lr) or gradient clipping '
-            '(--clip-norm), or more warm-up (--warmup-steps).')
+    return (f'non-finite loss at step {step} ({parts}); {kept}. --resume '
+            'would repeat it with the saved config: start a new run (a new '
+            '--out) with a lower learning rate (--lr), gradient clipping '
+            '(--clip-norm) or more warm-up (--warmup-steps).')
 
 
 def _device_names(strategy):

@@ -206,3 +206,13 @@ def test_mixed_precision_validates_in_float32(batches):
     bf16 = train.evaluate(net, val_iter)  # through the bfloat16 head
     assert bf16['val_mlm_l'] != pytest.approx(expected['val_mlm_l'],
                                               abs=1e-6)
+
+
+def test_device_names_from_d2l_and_tensorflow():
+    import tensorflow as tf
+    from d2l import tensorflow as d2l
+    assert train._device_name(d2l.gpu(1)) == '/GPU:1'
+    assert train._device_name(tf.config.list_logical_devices('CPU')[0]) \
+        .endswith('CPU:0')
+    with pytest.raises(ValueError, match='devices: 3 is not a device'):
+        train._device_name(3)
