@@ -3,7 +3,10 @@ import argparse
 import ast
 import dataclasses
 import importlib
+import pathlib
 import sys
+
+from sandbox import plots, runs
 
 from sandbox.config import (MODEL_PRESETS, RECIPES, ConfigError,
                             DataConfig, ModelConfig, TrainConfig,
@@ -30,7 +33,6 @@ FLAGS = {
 FORWARDED = {
     'experiment': ('sandbox.experiment', 'run an ablation experiment file'),
     'probing': ('sandbox.probing', 'the per-layer probing suite of a run'),
-    'compare': ('sandbox.compare', 'overlay curves / probes of runs'),
 }
 
 
@@ -141,12 +143,12 @@ def run_pretrain(args):
     from sandbox import pretrain
     data_dir = args.data_dir
     if args.resume:
-        data, model, train = pretrain.load_run_config(args.resume)
+        data, model, train = runs.load_run_config(args.resume)
         run_dir = args.resume
-        data_dir = data_dir or pretrain.load_run_data_dir(args.resume)
+        data_dir = data_dir or runs.load_run_data_dir(args.resume)
     else:
         data, model, train = configs_from_args(args)
-        run_dir = args.out or pretrain.new_run_dir(name=args.recipe)
+        run_dir = args.out or runs.new_run_dir(name=args.recipe)
     out = pretrain.pretrain(data, model, train, data_dir=data_dir,
                             run_dir=run_dir, verify=not args.no_verify,
                             verbose=not args.quiet)
@@ -210,6 +212,83 @@ def run_probe(args):
                 f'{token} {p:.3f}' for token, p in top))
 
 
+def ema_weight(text):
+    """--smooth's value: an EMA weight in [0, 1)."""
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = None
+    if weight is None or not 0 <= weight < 1:
+        raise argparse.ArgumentTypeError(
+            f'must be an EMA weight in [0, 1) (0.6 smooths like '
+            f'TensorBoard\'s default), got {text!r}')
+    return weight
+
+
+def add_compare(sub):
+    """The `compare` subcommand's figures and their arguments."""
+    p = sub.add_parser(
+        'compare', help='figures of run folders, grouped by config',
+        description='Draw run folders as PNG and SVG. Runs that differ '
+        'only in their seeds form a group: its mean, with a band of +-1 '
+        'standard deviation over the seeds.')
+    figures = p.add_subparsers(dest='figure', required=True)
+    curves = figures.add_parser('curves', help='overlay loss curves of runs')
+    curves.add_argument('--smooth', type=ema_weight, default=0.0,
+                        help='EMA weight in [0, 1), as TensorBoard')
+    curves.add_argument('--log', action='store_true', help='log-scale y')
+    learning = figures.add_parser(
+        'learning', help='validation accuracies against pairs seen and '
+        'training time')
+    learning.add_argument('--machine', default=None,
+                          help='the machine, named under the time axis')
+    layers = figures.add_parser(
+        'layers', help='per-layer probe metrics of runs (their probe.json)')
+    attention = figures.add_parser(
+        'attention', help='attention heatmaps of a probed run')
+    for f in (curves, learning, layers, attention):
+        f.add_argument('run_dirs', nargs='+', help='run folders')
+        f.add_argument('--out', default=None,
+                       help='output path without extension '
+                            '(default: ./<figure>)')
+        f.add_argument('--title', default=None)
+    p.set_defaults(run=run_compare)
+
+
+def run_compare(args):
+    """Draw the figure of run folders and print the files written."""
+    missing = [d for d in args.run_dirs
+               if not (pathlib.Path(d) / 'config.json').is_file()]
+    if missing:
+        raise ValueError(f'run_dirs: {missing} hold no config.json (not run '
+                         'folders)')
+    groups = runs.load_groups(args.run_dirs)
+    loaded = [r for _, group in groups for r in group]
+    if args.figure in ('layers', 'attention'):
+        missing = [str(r['dir']) for r in loaded if r['probe'] is None]
+        if missing:
+            raise ValueError(f'no probe.json in {missing}: run python -m '
+                             'sandbox probing RUN_DIR first')
+    if args.figure == 'curves':
+        fig = plots.plot_curves(
+            [(label, [r['metrics'] for r in group])
+             for label, group in groups], args.smooth, args.log,
+            title=args.title, baseline=loaded[0]['baseline'])
+    elif args.figure == 'learning':
+        fig = plots.plot_learning_curves(
+            [(label, r) for label, group in groups for r in group],
+            args.title, args.machine)
+    elif args.figure == 'layers':
+        fig = plots.plot_layers([(label, [r['probe'] for r in group])
+                                 for label, group in groups],
+                                title=args.title)
+    else:
+        att = loaded[0]['probe']['attention']
+        fig = plots.plot_attention(att['tokens'], att['weights'], args.title)
+    for path in plots.save_figure(fig, args.out or args.figure):
+        print(path)
+
+
 def main(argv=None):
     """Parse `argv` and run the subcommand."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -222,13 +301,14 @@ def main(argv=None):
     sub = parser.add_subparsers(dest='command', required=True)
     add_pretrain(sub)
     add_probe(sub)
+    add_compare(sub)
     for name, (module, text) in FORWARDED.items():
         sub.add_parser(name, help=f'{text} (python -m {module} --help)')
     args = parser.parse_args(argv)
     try:
         args.run(args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
-        sys.exit(f'error: {e}')
+        parser.exit(2, f'error: {e}\n')
 
 
 if __name__ == '__main__':

@@ -230,6 +230,10 @@ RECIPES = {
         'train.val_every': 250, 'train.checkpoint_every': 250},
 }
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
+# Every field's default, for run folders written before the field existed
+DEFAULTS = {section: cls().to_dict() for section, cls in SECTIONS.items()}
+# Set together, by --seed and by each seed of an experiment
+SEED_KEYS = ('data.seed', 'train.seed')
 SETTING_KEYS = tuple(sorted(f'{section}.{f.name}'
                             for section, cls in SECTIONS.items()
                             for f in dataclasses.fields(cls)))

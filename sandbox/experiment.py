@@ -34,7 +34,9 @@ from sandbox import probing
 from sandbox.config import (DataConfig, ModelConfig, TrainConfig,
                             check_range, model_preset)
 from sandbox.probing import ProbeConfig
-from sandbox.runlog import config_differences, write_json
+from sandbox import plots
+from sandbox.runs import (config_differences, load_run, write_part,
+                          write_text)
 
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'probe': ProbeConfig}
@@ -399,16 +401,6 @@ def summarize_history(history, batch_size):
     }
 
 
-def save_loss_png(history, path, num_steps, baseline=None):
-    """The run's loss.png (MLM and NSP, train and validation, baselines)."""
-    from matplotlib.figure import Figure
-
-    from sandbox.plot import atomic_save, draw_curves
-    fig = Figure(figsize=(9, 3.5))
-    draw_curves(fig, history, num_steps, baseline)
-    atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=90, format='png'))
-
-
 def _normal(obj):
     """JSON round trip, so tuples and lists compare equal."""
     return json.loads(json.dumps(obj))
@@ -426,7 +418,7 @@ def probe_run(run, run_dir, net, vocab, data_dir, verify, log):
         else:
             warnings.warn_explicit(w.message, w.category, w.filename,
                                    w.lineno)
-    probing.write_report(report, run_dir / 'probe.json')
+    write_part(run_dir, 'probe', report)
     return probing.summarize(report)
 
 
@@ -446,8 +438,8 @@ def execute(run, run_dir, data_dir=None, verify=True, probe=True,
                    data_dir=data_dir, run_dir=run_dir, plot=False,
                    verbose=verbose, verify=verify)
     wall_time = time.perf_counter() - start
-    save_loss_png(out['history'], run_dir / 'loss.png',
-                  run.configs.train.num_steps, out['baseline'])
+    plots.save_loss_plot(out['history'], run_dir / 'loss',
+                         run.configs.train.num_steps, out['baseline'])
     metrics = summarize_history(out['history'], run.configs.data.batch_size)
     metrics['wall_time'] = wall_time
     if probe:
@@ -460,7 +452,7 @@ def execute(run, run_dir, data_dir=None, verify=True, probe=True,
     result = {'name': run.name, 'label': run.label, 'seed': run.seed,
               'point': run.point, 'settings': _normal(run.settings),
               'configs': run.configs.to_dict(), 'metrics': metrics}
-    write_json(run_dir / 'result.json', result)
+    write_part(run_dir, 'result', result)
     del out
     keras.backend.clear_session()
     gc.collect()
@@ -512,7 +504,7 @@ def reprobe(run, run_dir, result, data_dir, verify, log):
     net, vocab = load_run_model(run_dir)
     result['metrics'].update(probe_run(run, run_dir, net, vocab, data_dir,
                                        verify, log))
-    write_json(run_dir / 'result.json', result)
+    write_part(run_dir, 'result', result)
     keras.backend.clear_session()
     return result
 
@@ -591,7 +583,6 @@ def markdown_table(rows, columns=COLUMNS):
 
 def write_tables(out, results):
     """results.csv, results.md (aggregated) and runs.csv (one row a run)."""
-    from sandbox.plot import atomic_save
     rows = aggregate(results)
     columns = [c for c, *_ in COLUMNS]
     fields = ['label', 'n'] + [f'{c}_{s}' for c in columns
@@ -604,8 +595,7 @@ def write_tables(out, results):
                   **r['metrics']} for r in results],
                 ['label', 'seed', 'name'] + sorted(
                     {k for r in results for k in r['metrics']}))),):
-        atomic_save(out / name, lambda tmp: pathlib.Path(tmp).write_text(
-            text, encoding='utf-8'))
+        write_text(out / name, text)
     return rows
 
 
@@ -725,47 +715,38 @@ def size_note(runs, quick):
 
 def write_report(experiment, out, runs, results, quick, command):
     """Tables, plots and README.md of an experiment's finished runs."""
-    from sandbox import compare
-    from sandbox.plot import atomic_save
     rows = write_tables(out, results)
     by_label = {}
     for result in results:
         by_label.setdefault(result['label'], []).append(result)
     labels = list(by_label)
-    loaded = {label: [compare.load_run(out / 'runs' / r['name'])
+    loaded = {label: [load_run(out / 'runs' / r['name'])
                       for r in group] for label, group in by_label.items()}
     title = f'{experiment.name}: {experiment.question}'
     images = []
-    fig = compare.plot_curves(
+    fig = plots.plot_curves(
         [(label, [run['metrics'] for run in loaded[label]])
          for label in labels], smooth=experiment.smooth,
         log=experiment.log_scale, title=title,
         baseline=loaded[labels[0]][0]['baseline'])
-    compare.save_figure(fig, out / 'curves')
+    plots.save_figure(fig, out / 'curves')
     images.append(('curves', f'Loss curves, mean ± std over seeds (train '
                    f'EMA {experiment.smooth}; circles: validation at mask '
                    'rate 0.15)'))
-    compare.save_figure(compare.plot_summary(rows, title=title),
-                        out / 'summary')
+    plots.save_figure(plots.plot_summary(rows, title=title),
+                      out / 'summary')
     images.append(('summary', 'Final numbers per group (the best circled)'))
     probed = {label: [run['probe'] for run in loaded[label]
                       if run['probe'] is not None] for label in labels}
     if all(probed.values()):
-        compare.save_figure(compare.plot_layers(
+        plots.save_figure(plots.plot_layers(
             [(label, probed[label]) for label in labels], title=title),
             out / 'layers')
         images.append(('layers', 'Probes per layer on held-out sentences '
                        '(after Ethayarajh 2019)'))
-        first = [probed[label][0]['attention'] for label in labels]
-        fig = compare.show_heatmaps(
-            [list(np_last(a['weights'])) for a in first], 'Keys', 'Queries',
-            titles=[[f'last block, head {h + 1}'
-                     for h in range(len(np_last(a['weights'])))]
-                    for a in first],
-            row_labels=labels, ticklabels=first[0]['tokens'])
-        fig.suptitle('attention of the last block (first seed)\n' +
-                     ' '.join(first[0]['tokens']), fontsize=10)
-        compare.save_figure(fig, out / 'attention')
+        fig = plots.plot_last_attention(
+            labels, [probed[label][0]['attention'] for label in labels])
+        plots.save_figure(fig, out / 'attention')
         images.append(('attention', 'Attention weights of the last block '
                        '(first seed of each group)'))
     text = [f'# {experiment.name}: {experiment.question}', '']
@@ -794,14 +775,8 @@ def write_report(experiment, out, runs, results, quick, command):
     text += ['## What the numbers say', '',
              interpret(experiment, rows, size_note(runs, quick)), '']
     content = '\n'.join(text)
-    atomic_save(out / 'README.md', lambda tmp: pathlib.Path(tmp).write_text(
-        content, encoding='utf-8'))
+    write_text(out / 'README.md', content)
     return rows
-
-
-def np_last(weights):
-    """The last block's (heads, T, T) attention of (blocks, heads, T, T)."""
-    return weights[-1]
 
 
 # ------------------------------------------------------------- the runner

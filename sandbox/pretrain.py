@@ -1,6 +1,4 @@
 """One pretraining run end to end: data, model, training, its own folder."""
-import datetime
-import json
 import pathlib
 import platform
 
@@ -10,23 +8,13 @@ import tensorflow as tf
 
 from sandbox import corpus, data
 from sandbox.baseline import baselines
+from sandbox.callbacks import LossPlot, RunLogger
 from sandbox.checkpoint import latest_step
 from sandbox.config import DataConfig, ModelConfig, TrainConfig
 from sandbox.model import bert_from_config
-from sandbox.plot import LossPlot, atomic_save
-from sandbox.runlog import (RunLogger, config_differences, truncate_metrics,
-                            write_json)
+from sandbox.runs import (atomic_save, claim_run_dir, new_run_dir,
+                          truncate_metrics, write_part)
 from sandbox.train import train_bert
-
-RUNS_ROOT = pathlib.Path('plots') / 'runs'
-
-
-def new_run_dir(root=RUNS_ROOT, name='run'):
-    """Return a fresh, timestamped folder under `root`."""
-    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
-    path = pathlib.Path(root) / f'{stamp}-{name}'
-    path.mkdir(parents=True, exist_ok=False)
-    return path
 
 
 def validation_baselines(counts, val_iter):
@@ -66,60 +54,6 @@ def load_run_model(run_dir):
     return net, data.load_vocab(run_dir / 'vocab.txt')
 
 
-def load_run_config(run_dir):
-    """The (DataConfig, ModelConfig, TrainConfig) a run folder was made of."""
-    path = pathlib.Path(run_dir) / 'config.json'
-    if not path.is_file():
-        raise FileNotFoundError(f'run_dir: {path} does not exist')
-    saved = json.loads(path.read_text())
-    return (DataConfig.from_dict(saved['data']),
-            ModelConfig.from_dict(saved['model']),
-            TrainConfig.from_dict(saved['train']))
-
-
-def load_run_data_dir(run_dir):
-    """The corpus folder a run was trained on, if it still exists."""
-    path = pathlib.Path(run_dir) / 'config.json'
-    saved = json.loads(path.read_text()).get('data_dir') \
-        if path.is_file() else None
-    return saved if saved and pathlib.Path(saved).is_dir() else None
-
-
-class RunDirError(ValueError):
-    """A run folder that belongs to another run."""
-
-
-def claim_run_dir(run_dir, record):
-    """Write config.json, or check that the folder's matches `record`.
-
-    A folder holding another config's run is refused, never overwritten.
-    """
-    path = pathlib.Path(run_dir) / 'config.json'
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise RunDirError(f'run_dir: {path} is not valid JSON ({e}); '
-                              'choose another folder') from e
-        differ = []
-        defaults = {'data': DataConfig().to_dict(),
-                    'model': ModelConfig().to_dict(),
-                    'train': TrainConfig().to_dict()}
-        for key in config_differences(saved, record, defaults=defaults):
-            section, field = key.split('.')
-            differ.append(f'{key}: {saved.get(section, {}).get(field)!r} -> '
-                          f'{record[section].get(field)!r}')
-        if saved.get('vocab_size') != record['vocab_size']:
-            differ.append(f"vocab_size: {saved.get('vocab_size')} -> "
-                          f"{record['vocab_size']}")
-        if differ:
-            raise RunDirError(
-                f'run_dir: {run_dir} holds a run of another config '
-                f'({"; ".join(differ)}); choose another folder (--out)')
-    else:
-        write_json(path, record)
-
-
 def pretrain(data_config=None, model_config=None, train_config=None,
              data_dir=None, run_dir=None, plot=True, verbose=True,
              strategy=None, verify=True):
@@ -129,9 +63,10 @@ def pretrain(data_config=None, model_config=None, train_config=None,
     NSP chance on the fixed validation set), metrics.csv (a row a step),
     TensorBoard scalars, loss.png / loss.gif, checkpoints/, and the trained
     model.keras + vocab.txt. A folder with a checkpoint of the same config
-    resumes from it; one of another config is refused. `verify=False` reads a corpus of
-    your own (no sha1 check). Returns a dict with net, vocab, history (all
-    steps, resumed ones included), run_dir and baseline.
+    resumes from it; one of another config is refused. `verify=False`
+    reads a corpus of your own (no sha1 check). Returns a dict with net,
+    vocab, history (all steps, resumed ones included), run_dir and
+    baseline.
     """
     data_config = data_config or DataConfig()
     model_config = model_config or ModelConfig()
@@ -152,7 +87,7 @@ def pretrain(data_config=None, model_config=None, train_config=None,
                      'python': platform.python_version()}})
     baseline = validation_baselines(
         data.unigram_counts(vocab, data_dir, verify), val_iter)
-    write_json(run_dir / 'baseline.json', baseline)
+    write_part(run_dir, 'baseline', baseline)
     checkpoint_dir = run_dir / 'checkpoints'
     previous = truncate_metrics(run_dir, latest_step(checkpoint_dir))
     strategy = strategy or tf.distribute.get_strategy()

@@ -41,9 +41,10 @@ from typing import List, NamedTuple
 
 import numpy as np
 
-from sandbox import data
+from sandbox import data, plots
 from sandbox.config import _Config, check_choice, check_range
 from sandbox.probe import cosine, fill_mask, word_in_contexts
+from sandbox.runs import write_part
 
 # d2l's "crane" pair: the bird, then the machine (sec. 15.8)
 CRANE_CONTEXTS = [('a crane is flying'.split(), None),
@@ -548,12 +549,6 @@ def format_report(report):
     return '\n'.join(lines)
 
 
-def write_report(report, path):
-    """Write a report as JSON (atomically)."""
-    from sandbox.runlog import write_json
-    write_json(path, report)
-
-
 def main(argv=None):
     """python -m sandbox.probing RUN_DIR: probe a run's trained model."""
     parser = argparse.ArgumentParser(
@@ -580,14 +575,13 @@ def main(argv=None):
                          args.verify)
     out = pathlib.Path(args.out) if args.out else run_dir
     out.mkdir(parents=True, exist_ok=True)
-    write_report(report, out / 'probe.json')
+    write_part(out, 'probe', report)
     print(format_report(report))
     if args.plots:
-        from sandbox import compare
         label = run_dir.name
-        compare.save_figure(compare.plot_layers([(label, [report])]),
+        plots.save_figure(plots.plot_layers([(label, [report])]),
                             out / 'probe_layers')
-        compare.save_figure(compare.plot_attention(
+        plots.save_figure(plots.plot_attention(
             report['attention']['tokens'], report['attention']['weights']),
             out / 'attention')
         print(f'wrote {out / "probe.json"}, probe_layers.png/.svg, '

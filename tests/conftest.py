@@ -1,10 +1,13 @@
-"""Shared fixtures: the WikiText-2 directory and small synthetic corpora."""
+"""Shared fixtures: WikiText-2, a synthetic corpus, made-up run folders."""
+import csv
+import json
 import os
 import pathlib
 
 import pytest
 
 from sandbox import corpus
+from sandbox.runs import METRIC_COLUMNS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WIKITEXT_DIR = ROOT.parent / 'shared' / 'data' / 'wikitext-2'
@@ -26,3 +29,32 @@ def synthetic_dir(tmp_path_factory):
     """A seeded synthetic corpus in WikiText's format."""
     return corpus.write_synthetic_corpus(
         tmp_path_factory.mktemp('synthetic'), num_paragraphs=120, seed=0)
+
+
+def fake_run(path, nsp_weight, seed, losses, result=None):
+    """A run folder as pretrain writes it, with made-up metrics."""
+    path.mkdir(parents=True)
+    (path / 'config.json').write_text(json.dumps({
+        'data': {'batch_size': 8, 'seed': seed},
+        'model': {'num_blks': 2},
+        'train': {'nsp_weight': nsp_weight, 'seed': seed}}))
+    with open(path / 'metrics.csv', 'w', newline='') as f:
+        writer = csv.DictWriter(f, METRIC_COLUMNS)
+        writer.writeheader()
+        for step, l in enumerate(losses, 1):
+            row = {'step': step, 'mlm_l': l, 'nsp_l': l / 10,
+                   'pairs_per_sec': 100}
+            if step % 2 == 0:
+                row.update(val_mlm_l=l + 0.5, val_nsp_l=l / 10 + 0.1)
+            writer.writerow(row)
+    if result:
+        (path / 'result.json').write_text(json.dumps(result))
+    return path
+
+
+@pytest.fixture
+def fake_runs(tmp_path):
+    """Two seeds of nsp_weight 1 and one of nsp_weight 0, made up."""
+    return [fake_run(tmp_path / 'a0', 1.0, 0, [9, 8, 7, 6]),
+            fake_run(tmp_path / 'a1', 1.0, 1, [9.5, 8.5, 7.5, 6.5]),
+            fake_run(tmp_path / 'b0', 0.0, 0, [9, 7, 5, 3])]

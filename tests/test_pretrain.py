@@ -9,7 +9,7 @@ from PIL import Image
 from sandbox import __main__ as cli
 from sandbox import probe
 from sandbox.pretrain import load_run_model
-from sandbox.runlog import COLUMNS, read_metrics
+from sandbox.runs import METRIC_COLUMNS, read_metrics
 
 ARGS = ['--preset', 'tiny', '--steps', '6', '--batch-size', '16',
         '--max-len', '24', '--val-every', '3', '--val-batches', '2',
@@ -40,7 +40,7 @@ def test_run_folder_contents(run_dir):
     assert [r['val_mlm_l'] is not None for r in rows] == [False, False,
                                                           True] * 2
     with open(run_dir / 'metrics.csv') as f:
-        assert next(csv.reader(f)) == list(COLUMNS)
+        assert next(csv.reader(f)) == list(METRIC_COLUMNS)
     assert any((run_dir / 'tensorboard').iterdir())
 
 
@@ -88,9 +88,11 @@ def test_bad_arguments_name_the_field(args, message, synthetic_dir,
     assert re.search(message, str(e.value.code) + capsys.readouterr().err)
 
 
-def test_probe_needs_a_run_folder(tmp_path):
-    with pytest.raises(SystemExit, match='model.keras does not exist'):
+def test_probe_needs_a_run_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
         cli.main(['probe', str(tmp_path)])
+    assert e.value.code == 2
+    assert 'model.keras does not exist' in capsys.readouterr().err
 
 
 def test_default_recipe_learns_beyond_the_baselines(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sandbox.checkpoint import latest_step
-from sandbox.runlog import read_metrics
+from sandbox.runs import read_metrics
 
 STEPS = 12
 ARGS = ['--preset', 'tiny', '--steps', str(STEPS), '--checkpoint-every', '3',

@@ -1,72 +1,71 @@
-"""The animated loss plot: live in a notebook, a PNG and a GIF elsewhere."""
-import os
-import pathlib
-import tempfile
+"""Training callbacks: the run folder's metrics log and the live loss plot.
 
+A callback has on_step(step, row) and on_end(history); train_bert calls
+them and knows nothing else of files or figures.
+"""
+import pathlib
+import shutil
+
+import tensorflow as tf
 from matplotlib import animation
 from matplotlib.figure import Figure
 
-# (panel title, train key, validation key, baseline key and its label)
-PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l', 'mlm_l', 'unigram'),
-          ('NSP loss', 'nsp_l', 'val_nsp_l', 'nsp_l', 'chance'))
+from sandbox.plots import draw_curves, save_figure
+from sandbox.runs import METRIC_COLUMNS, MetricsFile, atomic_save
+
+
+class RunLogger:
+    """Writes each step's row to metrics.csv and as TensorBoard scalars.
+
+    A resumed run passes the rows kept from before (truncate_metrics'): the
+    TensorBoard events are written anew from them, so steps that the
+    resumed run takes again do not appear twice.
+    """
+
+    def __init__(self, run_dir, tensorboard=True, previous=()):
+        self.run_dir = pathlib.Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._metrics = MetricsFile(self.run_dir)
+        self._writer = None
+        if tensorboard:
+            events = self.run_dir / 'tensorboard'
+            shutil.rmtree(events, ignore_errors=True)
+            self._writer = tf.summary.create_file_writer(str(events))
+            for row in previous:
+                self._scalars(int(row['step']), row)
+
+    def on_step(self, step, row):
+        """Append the step's row to metrics.csv and TensorBoard."""
+        self._metrics.write(row)
+        self._scalars(step, row)
+
+    def _scalars(self, step, row):
+        """The row's metrics as TensorBoard scalars at `step`."""
+        if self._writer is not None:
+            with self._writer.as_default(step=step):
+                for key in METRIC_COLUMNS[1:]:
+                    if row.get(key) is not None:
+                        tf.summary.scalar(key, row[key])
+
+    def on_end(self, history):
+        """Close the files."""
+        self._metrics.close()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def in_notebook():
     """Whether we run inside a Jupyter kernel."""
     try:
         from IPython import get_ipython
-    except ImportError:
+    except ImportError:  # IPython is optional outside notebooks
         return False
     shell = get_ipython()
     return shell is not None and 'IPKernelApp' in shell.config
 
 
-def draw_curves(fig, history, num_steps=None, baseline=None):
-    """Draw MLM and NSP curves (train per step, validation points) on fig.
-
-    `baseline` (baseline.baselines' dict) adds the unigram MLM loss and the
-    NSP chance loss as dashed lines: a model on them has learned nothing.
-    """
-    fig.clear()
-    axes = fig.subplots(1, len(PANELS))
-    steps = [row['step'] for row in history]
-    for ax, (title, key, val_key, base_key, base_label) in zip(axes,
-                                                               PANELS):
-        if baseline is not None:
-            ax.axhline(baseline[base_key], color='0.4', ls='--', lw=1,
-                       label=f'{base_label} {baseline[base_key]:.2f}')
-        ax.plot(steps, [row[key] for row in history], label='train',
-                color='C0')
-        val = [(row['step'], row[val_key]) for row in history
-               if row.get(val_key) is not None]
-        if val:
-            ax.plot(*zip(*val), 'o-', label='validation', color='C1')
-        ax.set_title(title)
-        ax.set_xlabel('step')
-        ax.set_ylabel('cross-entropy')
-        ax.set_xlim(1, max(num_steps or 1, steps[-1] if steps else 1))
-        ax.grid(alpha=0.3)
-        ax.legend(loc='upper right')
-    fig.tight_layout()
-    return axes
-
-
-def atomic_save(path, save):
-    """Call save(tmp_path) and move the result onto `path` in one step."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.',
-                               suffix=path.suffix)
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 class LossPlot:
-    """A training callback that animates the loss curves as d2l's Animator.
+    """Animates the loss curves as d2l's Animator does.
 
     In a notebook the figure updates in place. Elsewhere `run_dir/loss.png`
     is rewritten as training goes (open it in a viewer to watch), and
@@ -103,12 +102,11 @@ class LossPlot:
         """Redraw the figure in place (notebook) or rewrite loss.png."""
         draw_curves(self.fig, self.history, self.num_steps, self.baseline)
         if self.notebook:
-            from IPython import display
+            from IPython import display  # only in a notebook
             display.display(self.fig)
             display.clear_output(wait=True)
         if self.run_dir is not None:
-            atomic_save(self.run_dir / 'loss.png',
-                        lambda tmp: self.fig.savefig(tmp, dpi=100))
+            save_figure(self.fig, self.run_dir / 'loss', ('png',), dpi=100)
 
     def save_gif(self, path, max_frames=40, fps=8):
         """Save an animated GIF of the curves growing step by step."""

@@ -1,15 +1,11 @@
-"""Tests for sandbox.compare: smoothing, bands, grouping, files written."""
-import csv
-import json
-import re
-
+"""Tests for sandbox.plots: smoothing, bands, files written."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox import compare as C
-from sandbox.runlog import COLUMNS
+from sandbox import plots as C
+from sandbox.runs import load_groups
 
 
 def test_ema_known_values():
@@ -37,49 +33,9 @@ def test_mean_std_over_seeds_cut_to_the_shortest():
     np.testing.assert_allclose(std, [0, 0])
 
 
-def fake_run(path, nsp_weight, seed, losses, result=None):
-    """A run folder as pretrain writes it, with made-up metrics."""
-    path.mkdir(parents=True)
-    (path / 'config.json').write_text(json.dumps({
-        'data': {'batch_size': 8, 'seed': seed},
-        'model': {'num_blks': 2},
-        'train': {'nsp_weight': nsp_weight, 'seed': seed}}))
-    with open(path / 'metrics.csv', 'w', newline='') as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        writer.writeheader()
-        for step, l in enumerate(losses, 1):
-            row = {'step': step, 'mlm_l': l, 'nsp_l': l / 10,
-                   'pairs_per_sec': 100}
-            if step % 2 == 0:
-                row.update(val_mlm_l=l + 0.5, val_nsp_l=l / 10 + 0.1)
-            writer.writerow(row)
-    if result:
-        (path / 'result.json').write_text(json.dumps(result))
-    return path
-
-
-@pytest.fixture
-def runs(tmp_path):
-    return [fake_run(tmp_path / 'a0', 1.0, 0, [9, 8, 7, 6]),
-            fake_run(tmp_path / 'a1', 1.0, 1, [9.5, 8.5, 7.5, 6.5]),
-            fake_run(tmp_path / 'b0', 0.0, 0, [9, 7, 5, 3])]
-
-
-def test_group_runs_by_config_without_seeds(runs):
-    groups = C.load_groups(runs)
-    assert [(label, [r['dir'].name for r in group])
-            for label, group in groups] == [('nsp_weight=1.0', ['a0', 'a1']),
-                                            ('nsp_weight=0.0', ['b0'])]
-
-
-def test_group_runs_prefers_the_experiment_label(tmp_path):
-    run = fake_run(tmp_path / 'r', 1.0, 0, [1, 2], {'label': 'baseline'})
-    assert C.load_groups([run])[0][0] == 'baseline'
-
-
-def test_plot_curves_draws_mean_and_band(runs, tmp_path):
+def test_plot_curves_draws_mean_and_band(fake_runs, tmp_path):
     groups = [(label, [r['metrics'] for r in group])
-              for label, group in C.load_groups(runs)]
+              for label, group in load_groups(fake_runs)]
     fig = C.plot_curves(groups, smooth=0.0, log=True)
     mlm, nsp = fig.axes[:2]
     assert mlm.get_yscale() == 'log'
@@ -103,6 +59,9 @@ def test_plot_layers_and_attention(tmp_path):
     assert sum(len(ax.images) for ax in fig.axes) == 6
     C.save_figure(fig, tmp_path / 'attention', formats=('png',))
     assert (tmp_path / 'attention.png').is_file()
+    attention = {'tokens': list('abcd'), 'weights': weights.tolist()}
+    fig = C.plot_last_attention(['a', 'b'], [attention, attention])
+    assert sum(len(ax.images) for ax in fig.axes) == 2 * 3  # 2 rows of 3
 
 
 def test_show_heatmaps_leaves_missing_cells_blank():
@@ -123,25 +82,10 @@ def test_plot_summary_marks_the_best():
     np.testing.assert_allclose(ring.get_offsets(), [[6.0, 0]])
 
 
-def test_main_curves_writes_png_and_svg(runs, tmp_path, capsys):
-    C.main(['curves', *map(str, runs), '--smooth', '0.5', '--out',
-            str(tmp_path / 'cmp')])
-    assert (tmp_path / 'cmp.png').is_file()
-    assert (tmp_path / 'cmp.svg').is_file()
-    with pytest.raises(SystemExit):
-        C.main(['layers', str(runs[0])])  # no probe.json yet
-    assert 'python -m sandbox.probing' in capsys.readouterr().err
-
-
-@pytest.mark.parametrize('argv, message', [
-    (['curves', '--smooth', '5', '.'], r"--smooth: must be an EMA weight "
-                                       r"in \[0, 1\).*'5'"),
-    (['curves', 'no-such-run'], r"run_dirs: \['no-such-run'\] hold no "
-                                "config.json"),
-])
-def test_bad_cli_values_get_one_line(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        C.main(argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert re.search(message, err), err
+def test_save_loss_plot(tmp_path):
+    history = [{'step': 1, 'mlm_l': 9.0, 'nsp_l': 0.7},
+               {'step': 2, 'mlm_l': 8.0, 'nsp_l': 0.6, 'val_mlm_l': 8.5,
+                'val_nsp_l': 0.7}]
+    path = C.save_loss_plot(history, tmp_path / 'loss', 2,
+                            {'mlm_l': 7.0, 'nsp_l': 0.69})
+    assert path == tmp_path / 'loss.png' and path.stat().st_size > 1000

@@ -1,0 +1,435 @@
+"""Every figure: loss curves, comparisons, summaries, layers, attention.
+
+Runs that differ only in their seeds form a group, drawn as its mean with a
+band of +-1 standard deviation over the seeds. Figures are matplotlib
+Figures (no pyplot state), written atomically by `save_figure`. No
+TensorFlow: the figures read plain rows and reports (sandbox.runs').
+"""
+import pathlib
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator,
+                               NullFormatter)
+
+from sandbox.runs import atomic_save
+
+# (panel title, train key, validation key, baseline key and its label)
+PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l', 'mlm_l', 'unigram'),
+          ('NSP loss', 'nsp_l', 'val_nsp_l', 'nsp_l', 'chance'))
+# (panel title, per-layer metric of a probe report)
+LAYER_PANELS = (
+    ('self-similarity − anisotropy', 'self_sim_adj'),
+    ('intra-sentence similarity − anisotropy', 'intra_sim_adj'),
+    ('max explainable variance', 'mev'),
+    ('anisotropy (random pairs)', 'anisotropy'),
+    ('different-token similarity (raw)', 'token_sim'),
+    ('different-token similarity (centred)', 'token_sim_centred'),
+    ('effective rank (centred)', 'eff_rank'),
+)
+# (panel title, results-table column, higher is better)
+SUMMARY_PANELS = (
+    ('final val MLM loss', 'final_val_mlm_l', False),
+    ('final val MLM accuracy', 'final_val_mlm_acc', True),
+    ('final val NSP accuracy', 'final_val_nsp_acc', True),
+    ('pairs / second', 'pairs_per_sec', True),
+)
+
+
+def save_figure(fig, stem, formats=('png', 'svg'), dpi=110):
+    """Write `fig` to stem.png and stem.svg (atomically); return the paths."""
+    paths = []
+    for fmt in formats:
+        path = pathlib.Path(f'{stem}.{fmt}')
+        atomic_save(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
+        paths.append(path)
+    return paths
+
+
+def color(i, n):
+    """The i-th of n group colours: tab10, or tab20 beyond 10 groups."""
+    return f'C{i}' if n <= 10 else colormaps['tab20'](i % 20)
+
+
+def ema(values, weight=0.6):
+    """TensorBoard's debiased exponential moving average; NaN passes through.
+
+    weight 0 returns the values; a constant series stays constant.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f'weight must be in [0, 1), got {weight!r}')
+    out, last, debias = [], 0.0, 0.0
+    for v in np.asarray(values, np.float64):
+        if not np.isfinite(v):
+            out.append(v)
+            continue
+        last = weight * last + (1 - weight) * v
+        debias = weight * debias + (1 - weight)
+        out.append(last / debias)
+    return np.array(out)
+
+
+def mean_std(series):
+    """Mean and sample std (0 for one series) over series, cut to the shortest.
+
+    Args:
+        series: a list of 1-D sequences, one per seed.
+    Returns:
+        (mean, std), each of the shortest series' length.
+    """
+    n = min(len(s) for s in series)
+    stacked = np.array([np.asarray(s, np.float64)[:n] for s in series])
+    std = stacked.std(0, ddof=1) if len(series) > 1 else np.zeros(n)
+    return stacked.mean(0), std
+
+
+def _column(rows, key):
+    """(steps, values) of the rows that have `key`."""
+    pairs = [(row['step'], row[key]) for row in rows
+             if row.get(key) is not None]
+    return tuple(np.array(p) for p in zip(*pairs)) if pairs else \
+        (np.array([]), np.array([]))
+
+
+def _band(ax, x, series, c, alpha, fmt, **line):
+    """Draw the mean of `series` over x with a +-std band; return both."""
+    mean, std = mean_std(series)
+    x = np.asarray(x)[:len(mean)]
+    ax.plot(x, mean, fmt, color=c, **line)
+    ax.fill_between(x, mean - std, mean + std, color=c, alpha=alpha, lw=0)
+    return x, mean, std
+
+
+# ------------------------------------------------------------ loss curves
+
+def draw_curves(fig, history, num_steps=None, baseline=None):
+    """Draw MLM and NSP curves (train per step, validation points) on fig.
+
+    `baseline` (baseline.baselines' dict) adds the unigram MLM loss and the
+    NSP chance loss as dashed lines: a model on them has learned nothing.
+    """
+    fig.clear()
+    axes = fig.subplots(1, len(PANELS))
+    steps = [row['step'] for row in history]
+    for ax, (title, key, val_key, base_key, base_label) in zip(axes,
+                                                               PANELS):
+        if baseline is not None:
+            ax.axhline(baseline[base_key], color='0.4', ls='--', lw=1,
+                       label=f'{base_label} {baseline[base_key]:.2f}')
+        ax.plot(steps, [row[key] for row in history], label='train',
+                color='C0')
+        val = [(row['step'], row[val_key]) for row in history
+               if row.get(val_key) is not None]
+        if val:
+            ax.plot(*zip(*val), 'o-', label='validation', color='C1')
+        ax.set_title(title)
+        ax.set_xlabel('step')
+        ax.set_ylabel('cross-entropy')
+        ax.set_xlim(1, max(num_steps or 1, steps[-1] if steps else 1))
+        ax.grid(alpha=0.3)
+        ax.legend(loc='upper right')
+    fig.tight_layout()
+    return axes
+
+
+def save_loss_plot(history, stem, num_steps=None, baseline=None):
+    """A run's loss.png, drawn once from its history; return its path."""
+    fig = Figure(figsize=(9, 3.5))
+    draw_curves(fig, history, num_steps, baseline)
+    return save_figure(fig, stem, ('png',), dpi=90)[0]
+
+
+def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
+                figsize=None, skip=0.2, baseline=None):
+    """Overlay loss curves of groups of runs, MLM and NSP side by side.
+
+    Args:
+        groups: a list of (label, [metric rows of each seed's run]).
+        smooth: TensorBoard-style EMA weight for the training curves.
+        log: log-scale y axes.
+        panels: (title, train key, validation key, baseline key, its
+            label) per panel.
+        skip: the y range fits the curves after this fraction of the steps,
+            so the first steps' large losses do not flatten the rest
+            (linear axes only).
+        baseline: the unigram MLM loss and NSP chance (baseline.baselines'
+            dict), drawn as dashed lines inside the y range.
+    Train curves are lines with a +-std band over seeds; validation points
+    are circles joined by a dashed line, with their own band.
+    """
+    fig = Figure(figsize=figsize or (5 * len(panels), 4.2),
+                 layout='constrained')
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    shown = [[] for _ in panels]  # values in the y range, per panel
+    for i, (label, runs) in enumerate(groups):
+        c = color(i, len(groups))
+        for ax, seen, (_, key, val_key, *_) in zip(axes, shown, panels):
+            seen += _group_curves(ax, runs, key, val_key, c, label, smooth,
+                                  skip)
+    for ax, seen, panel in zip(axes, shown, panels):
+        _curves_panel(ax, panel, seen, baseline, skip, log)
+    _curves_legend(fig, axes, groups, smooth, baseline)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _group_curves(ax, runs, key, val_key, c, label, smooth, skip):
+    """One group's train and validation bands; the values they span."""
+    seen = []
+    steps = _column(runs[0], key)[0]
+    if len(steps):
+        steps, mean, std = _band(
+            ax, steps, [ema(_column(r, key)[1], smooth) for r in runs], c,
+            0.18, '-', lw=1.4, label=label)
+        late = steps >= steps[0] + skip * (steps[-1] - steps[0])
+        seen += [mean[late] - std[late], mean[late] + std[late]]
+    val_steps = _column(runs[0], val_key)[0] if val_key else []
+    if len(val_steps):
+        _, mean, std = _band(ax, val_steps,
+                             [_column(r, val_key)[1] for r in runs], c,
+                             0.12, 'o--', ms=4, lw=1)
+        seen += [mean - std, mean + std]
+    return seen
+
+
+def _curves_panel(ax, panel, seen, baseline, skip, log):
+    """A panel's baseline line, y range, labels and log ticks."""
+    title, _, _, base_key, base_label = panel
+    if baseline is not None:
+        ax.axhline(baseline[base_key], color='0.3', ls='--', lw=1,
+                   label=f'{base_label} {baseline[base_key]:.2f}')
+        seen = seen + [np.array([baseline[base_key]])]
+        ax.legend(loc='upper right', fontsize=8, handlelength=1.5)
+    values = np.concatenate(seen) if seen else np.array([])
+    values = values[np.isfinite(values)]
+    if skip and not log and len(values) and values.min() < values.max():
+        low, high = values.min(), values.max()
+        pad = 0.05 * (high - low)
+        ax.set_ylim(low - pad, high + pad)
+    ax.set_title(title)
+    ax.set_xlabel('step')
+    ax.set_ylabel('cross-entropy')
+    ax.grid(alpha=0.3)
+    if log:  # ticks at 1, 2, 3, 5, 7 x 10^k, written plainly
+        ax.set_yscale('log')
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5, 7)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f'{v:g}'))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _curves_legend(fig, axes, groups, smooth, baseline):
+    """The groups' colours and the train / validation line styles."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    if baseline is not None:  # the dashed line has its panel's legend
+        handles, labels = handles[:-1], labels[:-1]
+    handles += [axes[0].plot([], [], 'k-', lw=1.4)[0],
+                axes[0].plot([], [], 'ko--', ms=4, lw=1)[0]]
+    labels += ['train' + (f' (EMA {smooth})' if smooth else ''),
+               'validation (mask rate 0.15)']
+    wide = max(len(label) for label in labels) > 20
+    fig.legend(handles, labels, loc='outside lower center', fontsize=8,
+               ncols=min(len(labels), 3 if wide else 4),
+               title='mean ± std over seeds' if any(
+                   len(r) > 1 for _, r in groups) else None,
+               title_fontsize=8)
+
+
+def elapsed_seconds(rows, batch_size):
+    """Cumulative training seconds at each row: batch / pairs_per_sec summed.
+
+    Step time only (forward, backward, update): validation and checkpoints
+    are left out, so runs that validate more often are not penalised.
+    """
+    return np.cumsum([batch_size / r['pairs_per_sec'] for r in rows])
+
+
+def plot_learning_curves(runs, title=None, machine=None):
+    """Validation MLM and NSP accuracy against pairs seen and training time.
+
+    Args:
+        runs: a list of (label, loaded run) (runs.load_run's dicts).
+        machine: a line naming the machine, under the time axis.
+    """
+    fig = Figure(figsize=(10, 7.2), layout='constrained')
+    axes = fig.subplots(2, 2)
+    for i, (label, run) in enumerate(runs):
+        c = color(i, len(runs))
+        rows = run['metrics']
+        batch = run['config']['data']['batch_size']
+        seconds = elapsed_seconds(rows, batch)
+        val = [(r['step'] * batch, t / 60, r) for r, t in zip(rows, seconds)
+               if r.get('val_mlm_acc') is not None]
+        for row, key in enumerate(('val_mlm_acc', 'val_nsp_acc')):
+            for col, x in enumerate(([v[0] / 1e3 for v in val],
+                                     [v[1] for v in val])):
+                axes[row, col].plot(x, [v[2][key] for v in val], 'o-',
+                                    color=c, ms=3, label=label)
+    baseline = runs[0][1].get('baseline')
+    for col, xlabel in enumerate(('training pairs seen (thousands)',
+                                  'training time (minutes, steps only)' +
+                                  (f'\n{machine}' if machine else ''))):
+        for row, (name, key, line, ylim) in enumerate((
+                ('validation MLM accuracy', 'mlm_acc', 'unigram', (0, None)),
+                ('validation NSP accuracy', 'nsp_acc', 'chance',
+                 (0.4, 1.0)))):
+            ax = axes[row, col]
+            if baseline is not None:
+                ax.axhline(baseline[key], color='0.3', ls='--', lw=1,
+                           label=f'{line} {baseline[key]:.3f}')
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(name)
+            ax.set_ylim(*ylim)
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------- summaries and probes
+
+def plot_summary(rows, panels=SUMMARY_PANELS, title=None):
+    """Dot-and-whisker view of a results table: one row a group.
+
+    Args:
+        rows: aggregated rows with 'label', '<col>_mean' and '<col>_std'.
+    """
+    fig = Figure(figsize=(3.3 * len(panels), 0.45 * len(rows) + 1.6),
+                 layout='constrained')
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    y = np.arange(len(rows))[::-1]
+    colors = [color(i, len(rows)) for i in range(len(rows))]
+    for ax, (panel, key, higher) in zip(axes, panels):
+        mean = np.array([_num(r.get(f'{key}_mean')) for r in rows])
+        std = np.nan_to_num([_num(r.get(f'{key}_std')) for r in rows])
+        ax.errorbar(mean, y, xerr=std, fmt='none', ecolor='0.5', capsize=3)
+        ax.scatter(mean, y, c=colors, zorder=3)
+        if np.isfinite(mean).any() and np.nanmax(mean) > np.nanmin(mean):
+            best = np.nanargmax(mean) if higher else np.nanargmin(mean)
+            ax.scatter(mean[best], y[best], s=160, facecolors='none',
+                       edgecolors='k', zorder=4)
+        ax.set_title(panel + (' ↑' if higher else ' ↓'), fontsize=10)
+        ax.grid(alpha=0.3, axis='x')
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+    axes[0].set_yticks(y, [r['label'] for r in rows], fontsize=8)
+    axes[0].set_ylim(-0.6, len(rows) - 0.4)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _num(value):
+    """A table cell as a float (NaN where blank)."""
+    return float('nan') if value is None or value == '' else float(value)
+
+
+def plot_layers(groups, panels=LAYER_PANELS, title=None):
+    """Per-layer probe metrics of groups of runs (mean +- std over seeds).
+
+    Args:
+        groups: a list of (label, [probe reports of each seed's run]).
+    """
+    cols = 3
+    rows = (len(panels) + 1 + cols - 1) // cols  # one slot for the legend
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout='constrained')
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for i, (label, reports) in enumerate(groups):
+        for ax, (_, key) in zip(axes, panels):
+            layers = [r['layers'][key] for r in reports]
+            _band(ax, np.arange(max(map(len, layers))), layers,
+                  color(i, len(groups)), 0.18, 'o-', ms=3.5, label=label)
+    for ax, (panel, _) in zip(axes, panels):
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel('layer (0: embeddings)')
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in axes[len(panels):]:
+        ax.axis('off')
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[len(panels)].legend(handles, labels, loc='center', fontsize=8,
+                             title='mean ± std over seeds',
+                             title_fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------------- attention
+
+def show_heatmaps(matrices, xlabel, ylabel, titles=None, row_labels=None,
+                  ticklabels=None, figsize=None, cmap='Reds'):
+    """d2l's show_heatmaps: a grid of (rows, cols) matrices, one colour bar.
+
+    Args:
+        matrices: nested lists [row][col] of 2-D arrays (rows may differ in
+            length; the missing cells stay blank).
+        titles: nested [row][col] titles, or None.
+        row_labels: one label per row, written on its left.
+        ticklabels: token labels of both axes (square matrices).
+    """
+    num_rows = len(matrices)
+    num_cols = max(len(row) for row in matrices)
+    size = 2.4 if ticklabels is None else max(2.4, 0.22 * len(ticklabels))
+    size *= 0.8 if num_rows > 4 else 1  # keep tall grids on one screen
+    fig = Figure(figsize=figsize or (max(6, size * num_cols + 2.5),
+                                     size * num_rows + 0.6),
+                 layout='constrained')
+    axes = fig.subplots(num_rows, num_cols, squeeze=False)
+    vmax = max(float(np.max(m)) for row in matrices for m in row)
+    image = None
+    for i in range(num_rows):
+        for j in range(num_cols):
+            ax = axes[i, j]
+            if j >= len(matrices[i]):
+                ax.axis('off')
+                continue
+            image = ax.imshow(np.asarray(matrices[i][j]), cmap=cmap,
+                              vmin=0, vmax=vmax)
+            if ticklabels is not None:
+                ax.set_xticks(range(len(ticklabels)), ticklabels,
+                              rotation=90, fontsize=7)
+                ax.set_yticks(range(len(ticklabels)), ticklabels, fontsize=7)
+            if i == num_rows - 1:
+                ax.set_xlabel(xlabel)
+            if j == 0:
+                ax.set_ylabel(ylabel if row_labels is None else
+                              row_labels[i].replace(', ', '\n') +
+                              f'\n{ylabel}', fontsize=9)
+            if titles is not None:
+                ax.set_title(titles[i][j], fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6)
+    return fig
+
+
+def plot_attention(tokens, weights, title=None):
+    """Attention weights (blocks, heads, T, T) of one input, as heatmaps."""
+    weights = np.asarray(weights)
+    num_blks, num_heads = weights.shape[:2]
+    fig = show_heatmaps(
+        [list(w) for w in weights], 'Keys', 'Queries',
+        titles=[[f'head {h + 1}' for h in range(num_heads)]] * num_blks,
+        row_labels=[f'block {b + 1}' for b in range(num_blks)],
+        ticklabels=tokens)
+    fig.suptitle(title or 'attention weights\n' + ' '.join(tokens),
+                 fontsize=10)
+    return fig
+
+
+def plot_last_attention(labels, attentions):
+    """The last block's heads of one input per group, a row a group.
+
+    Args:
+        attentions: per group, a probe report's 'attention' (the same
+            input's tokens and weights (blocks, heads, T, T)).
+    """
+    last = [np.asarray(a['weights'])[-1] for a in attentions]  # (h, T, T)
+    tokens = attentions[0]['tokens']
+    fig = show_heatmaps(
+        [list(w) for w in last], 'Keys', 'Queries',
+        titles=[[f'last block, head {h + 1}' for h in range(len(w))]
+                for w in last], row_labels=labels, ticklabels=tokens)
+    fig.suptitle('attention of the last block (first seed)\n' +
+                 ' '.join(tokens), fontsize=10)
+    return fig
