@@ -9,8 +9,8 @@ import sys
 from sandbox import plots, runs
 
 from sandbox.config import (MODEL_PRESETS, RECIPES, ConfigError,
-                            DataConfig, ModelConfig, TrainConfig,
-                            configs_from_settings)
+                            DataConfig, ModelConfig, ProbeConfig,
+                            TrainConfig, configs_from_settings)
 
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
 # Flag -> (section, field); each flag's default is the config's default
@@ -32,7 +32,6 @@ FLAGS = {
 # Subcommands whose module parses its own arguments
 FORWARDED = {
     'experiment': ('sandbox.experiment', 'run an ablation experiment file'),
-    'probing': ('sandbox.probing', 'the per-layer probing suite of a run'),
 }
 
 
@@ -173,13 +172,17 @@ def run_pretrain(args):
 
 
 def add_probe(sub):
-    """The `probe` subcommand's arguments."""
+    """The `probe` subcommand's arguments (`probing`: probe --suite)."""
     p = sub.add_parser(
-        'probe', help='probe a pretrained model',
+        'probe', aliases=['probing'], help='probe a pretrained model '
+        '(probing: probe --suite)',
         description='Load a run folder (model.keras + vocab.txt) and print '
         'the "crane" probe, the cosine of a word across two contexts, and '
         'top-k fill-mask predictions. Sentences are space-separated words; '
-        'words outside the vocabulary are read as <unk> with a warning.')
+        'words outside the vocabulary are read as <unk> with a warning. '
+        'With --suite (or as `probing`), the probing suite on held-out '
+        'sentences instead of the crane probe: per-layer similarities, '
+        'MLM top-k, the collapse check; it writes probe.json and plots.')
     p.add_argument('run_dir', help='a finished pretraining run folder')
     p.add_argument('--word', help='a word to compare across --context A '
                    '--context B')
@@ -187,7 +190,20 @@ def add_probe(sub):
                    help='a sentence containing --word (give two)')
     p.add_argument('--fill', action='append', default=[],
                    help='a sentence with <mask> tokens to fill (repeatable)')
-    p.add_argument('--top-k', type=int, default=5)
+    p.add_argument('--top-k', type=positive_int, default=5)
+    suite = p.add_argument_group('the probing suite')
+    suite.add_argument('--suite', action='store_true',
+                       help='run the probing suite')
+    suite.add_argument('--data-dir', help='WikiText-2 folder (default: '
+                       'the one the run was trained on)')
+    suite.add_argument('--no-verify', action='store_true',
+                       help='read a corpus of your own (no sha1 check)')
+    suite.add_argument('--out', help='folder for probe.json and the plots '
+                       '(default: the run folder)')
+    suite.add_argument('--num-sentences', type=int,
+                       default=ProbeConfig.num_sentences)
+    suite.add_argument('--split', default=ProbeConfig.split)
+    suite.add_argument('--no-plots', dest='plots', action='store_false')
     p.set_defaults(run=run_probe)
 
 
@@ -195,11 +211,14 @@ def run_probe(args):
     """Print the requested probes of a saved model."""
     from sandbox import probe
     from sandbox.pretrain import load_run_model
+    if args.word and len(args.context) != 2:
+        raise ValueError('--word needs exactly two --context sentences')
     net, vocab = load_run_model(args.run_dir)
-    print(f'crane probe: cosine {probe.crane_probe(net, vocab):.3f}')
+    if args.suite or args.command == 'probing':
+        run_suite(args, net, vocab)
+    else:
+        print(f'crane probe: cosine {probe.crane_probe(net, vocab):.3f}')
     if args.word:
-        if len(args.context) != 2:
-            raise SystemExit('--word needs exactly two --context sentences')
         vectors = probe.word_in_contexts(
             net, vocab, args.word, [(c.lower().split(), None)
                                     for c in args.context])
@@ -210,6 +229,41 @@ def run_probe(args):
                 net, vocab, sentence.lower().split(), k=args.top_k)):
             print(f'{sentence!r} mask {i + 1}: ' + ', '.join(
                 f'{token} {p:.3f}' for token, p in top))
+
+
+def run_suite(args, net, vocab):
+    """Probe a run's net; write probe.json and its plots; print the report."""
+    from sandbox import probe
+    run_dir = pathlib.Path(args.run_dir)
+    config = ProbeConfig(num_sentences=args.num_sentences, split=args.split)
+    report = probe.probe_model(
+        net, vocab, args.data_dir or runs.load_run_data_dir(run_dir), config,
+        runs.read_config(run_dir)['data']['max_len'], not args.no_verify)
+    out = pathlib.Path(args.out) if args.out else run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    runs.write_part(out, 'probe', report)
+    print(probe.format_report(report))
+    if args.plots:
+        attention = report['attention']
+        plots.save_figure(plots.plot_layers([(run_dir.name, [report])]),
+                          out / 'probe_layers')
+        plots.save_figure(plots.plot_attention(attention['tokens'],
+                                               attention['weights']),
+                          out / 'attention')
+        print(f'wrote {out / "probe.json"}, probe_layers.png/.svg, '
+              'attention.png/.svg', file=sys.stderr)
+
+
+def positive_int(text):
+    """An integer >= 1, for --top-k."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be an integer >= 1, got '
+                                         f'{text!r}')
+    return value
 
 
 def ema_weight(text):
@@ -268,7 +322,7 @@ def run_compare(args):
         missing = [str(r['dir']) for r in loaded if r['probe'] is None]
         if missing:
             raise ValueError(f'no probe.json in {missing}: run python -m '
-                             'sandbox probing RUN_DIR first')
+                             'sandbox probe RUN_DIR --suite first')
     if args.figure == 'curves':
         fig = plots.plot_curves(
             [(label, [r['metrics'] for r in group])

@@ -1,4 +1,4 @@
-"""Typed, frozen configurations for data, model and training, with presets."""
+"""Typed, frozen configurations for data, model, training and probing."""
 import dataclasses
 import difflib
 import math
@@ -198,6 +198,33 @@ class TrainConfig(_Config):
         if not isinstance(self.jit_compile, bool):
             raise ConfigError(f'jit_compile must be a bool, '
                             f'got {self.jit_compile!r}')
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig(_Config):
+    """Which held-out sentences are probed, and how."""
+    split: str = 'test'            # WikiText-2 split the sentences come from
+    num_sentences: int = 500       # sentences probed (a seeded sample)
+    min_len: int = 5               # words a probed sentence has at least
+    min_contexts: int = 5          # sentences a word needs for self-sim/MEV
+    mask_rate: float = 0.15        # words masked per sentence for top-k
+    batch_size: int = 64           # sentences per forward pass
+    # Collapse: predictions that carry under collapse_mi nats about their
+    # context, or more than collapse_top_share of them the top word
+    collapse_mi: float = 0.1
+    collapse_top_share: float = 0.5
+    seed: int = 0                  # seeds the sample and the masks
+
+    def __post_init__(self):
+        check_choice('split', self.split, {'train', 'valid', 'test'})
+        check_range('num_sentences', self.num_sentences, 2, integer=True)
+        check_range('min_len', self.min_len, 2, integer=True)
+        check_range('min_contexts', self.min_contexts, 2, integer=True)
+        check_range('mask_rate', self.mask_rate, 0, 1, low_open=True)
+        check_range('batch_size', self.batch_size, 1, integer=True)
+        check_range('collapse_mi', self.collapse_mi, 0)
+        check_range('collapse_top_share', self.collapse_top_share, 0, 1)
+        check_range('seed', self.seed, 0, integer=True)
 
 
 # Named model sizes, d2l's first; BERT-base/large are the paper's.

@@ -30,11 +30,9 @@ import time
 import warnings
 from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
-from sandbox import probing
-from sandbox.config import (DataConfig, ModelConfig, TrainConfig,
-                            check_range, model_preset)
-from sandbox.probing import ProbeConfig
-from sandbox import plots
+from sandbox import plots, probe
+from sandbox.config import (DataConfig, ModelConfig, ProbeConfig,
+                            TrainConfig, check_range, model_preset)
 from sandbox.runs import (config_differences, load_run, write_part,
                           write_text)
 
@@ -409,17 +407,17 @@ def _normal(obj):
 def probe_run(run, run_dir, net, vocab, data_dir, verify, log):
     """Probe a trained net; write probe.json; return the summary scores."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', probing.CollapseWarning)
-        report = probing.probe_model(net, vocab, data_dir, run.configs.probe,
-                                     run.configs.data.max_len, verify)
+        warnings.simplefilter('always', probe.CollapseWarning)
+        report = probe.probe_model(net, vocab, data_dir, run.configs.probe,
+                                   run.configs.data.max_len, verify)
     for w in caught:
-        if issubclass(w.category, probing.CollapseWarning):
+        if issubclass(w.category, probe.CollapseWarning):
             log(f'    warning: {w.message}')
         else:
             warnings.warn_explicit(w.message, w.category, w.filename,
                                    w.lineno)
     write_part(run_dir, 'probe', report)
-    return probing.summarize(report)
+    return probe.summarize(report)
 
 
 def execute(run, run_dir, data_dir=None, verify=True, probe=True,

@@ -13,7 +13,7 @@ def test_compare_curves_writes_png_and_svg(fake_runs, tmp_path, capsys):
     assert (tmp_path / 'cmp.svg').is_file()
     with pytest.raises(SystemExit):
         cli.main(['compare', 'layers', str(fake_runs[0])])  # no probe.json
-    assert 'python -m sandbox probing RUN_DIR' in capsys.readouterr().err
+    assert 'python -m sandbox probe RUN_DIR --suite' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('argv, message', [

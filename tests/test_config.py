@@ -1,7 +1,8 @@
-"""Tests for sandbox.config's ModelConfig: defaults, errors name fields."""
+"""Tests for sandbox.config: defaults, presets, errors that name fields."""
 import pytest
 
-from sandbox.config import MODEL_PRESETS, ModelConfig, model_preset
+from sandbox.config import (MODEL_PRESETS, ModelConfig, ProbeConfig,
+                            model_preset)
 
 
 def test_defaults_are_d2ls_small_bert():
@@ -52,3 +53,12 @@ def test_presets_are_valid_and_named():
     assert all(isinstance(c, ModelConfig) for c in MODEL_PRESETS.values())
     with pytest.raises(ValueError, match='preset'):
         model_preset('huge')
+
+
+def test_probe_config_rejects_bad_fields():
+    with pytest.raises(ValueError, match='num_sentences'):
+        ProbeConfig(num_sentences=1)
+    with pytest.raises(ValueError, match='split'):
+        ProbeConfig(split='dev')
+    with pytest.raises(ValueError, match='unknown.*num_sentence'):
+        ProbeConfig.from_dict({'num_sentence': 3})

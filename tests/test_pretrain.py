@@ -70,6 +70,19 @@ def test_probe_command(run_dir, capsys):
     assert out.count(' mask 1: ') == 1
 
 
+@pytest.mark.parametrize('command', [['probe', '--suite'], ['probing']])
+def test_probe_suite_command(command, run_dir, tmp_path, capsys):
+    # `probing` is `probe --suite`; the run folder knows its corpus
+    cli.main([command[0], str(run_dir), *command[1:], '--no-verify',
+              '--num-sentences', '20', '--out', str(tmp_path)])
+    out = capsys.readouterr().out
+    assert 'MLM top-1' in out and 'crane probe' not in out
+    report = json.loads((tmp_path / 'probe.json').read_text())
+    assert report['num_sentences'] == 20
+    assert {'probe_layers.png', 'attention.svg'} <= {
+        p.name for p in tmp_path.iterdir()}
+
+
 @pytest.mark.parametrize('args, message', [
     (['--mask-rate', '2'], r'mask_rate must be in \[0, 1\]'),
     (['--set', 'model.num_blocks=2'], "unknown model field 'num_blocks'"),

@@ -1,11 +1,20 @@
-"""Probing a pretrained BERT: contextual vectors, fill-mask, attention."""
+"""Inspecting a trained BERT: encodings, fill-mask, attention, "crane".
+
+Inputs are words; words outside the vocabulary are read as <unk>, with one
+warning that names them. The net runs in inference mode (dropout off), so
+repeated calls give identical vectors.
+"""
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from sandbox.data import get_tokens_and_segments
+from sandbox.probe.metrics import cosine
 
+# d2l's "crane" pair (sec. 15.8): the bird, then the machine
+CRANE_CONTEXTS = (('a crane is flying'.split(), None),
+                  ('a crane driver came'.split(), 'he just left'.split()))
 # Sentences whose <mask> a model that read WikiText-2 can guess (a year, a
 # title, a chart position), printed at the end of a pretraining run
 FILL_SENTENCES = ('the film was released in <mask> .',
@@ -13,25 +22,49 @@ FILL_SENTENCES = ('the film was released in <mask> .',
                   'the song peaked at number <mask> on the billboard hot 100')
 
 
-def encode_pairs(vocab, pairs):
-    """Pad (tokens_a, tokens_b or None) pairs into (tokens, segments, lens).
+def pad(token_rows, segment_rows, pad_id):
+    """Pad id rows and their segments into (tokens, segments, valid_lens).
 
-    Words outside the vocabulary are read as <unk>, with one warning.
+    Returns int32 arrays (N, T), (N, T) and (N,), T the longest row.
+    """
+    valid_lens = np.array([len(row) for row in token_rows], np.int32)
+    tokens = np.full((len(token_rows), valid_lens.max()), pad_id, np.int32)
+    segments = np.zeros_like(tokens)
+    for i, (row, seg) in enumerate(zip(token_rows, segment_rows)):
+        tokens[i, :len(row)] = row
+        segments[i, :len(seg)] = seg
+    return tokens, segments, valid_lens
+
+
+def encode_pairs(vocab, pairs):
+    """Pad (tokens_a, tokens_b or None) word pairs for the net.
+
+    Returns:
+        (tokens, segments, valid_lens) tensors and the '<cls> a <sep> b
+        <sep>' words of each pair.
     """
     rows = [get_tokens_and_segments(list(a), None if b is None else list(b))
             for a, b in pairs]
-    unknown = sorted({t for tokens, _ in rows for t in tokens
+    unknown = sorted({t for words, _ in rows for t in words
                       if t not in vocab.token_to_idx})
     if unknown:
         warnings.warn(f'not in the vocabulary, read as <unk>: {unknown}',
                       stacklevel=3)
-    max_len = max(len(tokens) for tokens, _ in rows)
-    pad = ['<pad>']
-    tokens = [vocab[t + pad * (max_len - len(t))] for t, _ in rows]
-    segments = [s + [0] * (max_len - len(s)) for _, s in rows]
-    valid_lens = [len(t) for t, _ in rows]
-    return (tf.constant(tokens, tf.int32), tf.constant(segments, tf.int32),
-            tf.constant(valid_lens, tf.int32))
+    arrays = pad([vocab[words] for words, _ in rows],
+                 [segments for _, segments in rows], vocab['<pad>'])
+    return tuple(tf.constant(a) for a in arrays), [w for w, _ in rows]
+
+
+def encode_sentences(vocab, sentences):
+    """Pad id arrays as '<cls> s <sep>' into (tokens, segments, valid_lens)."""
+    rows = [[vocab['<cls>'], *s, vocab['<sep>']] for s in sentences]
+    return pad(rows, [[0] * len(row) for row in rows], vocab['<pad>'])
+
+
+def in_vocab(vocab, pairs):
+    """Whether every word of (tokens_a, tokens_b or None) pairs is known."""
+    return all(w in vocab.token_to_idx
+               for a, b in pairs for w in list(a) + list(b or []))
 
 
 def get_bert_encodings(net, vocab, pairs, return_all=False):
@@ -45,7 +78,7 @@ def get_bert_encodings(net, vocab, pairs, return_all=False):
         hidden states (N, T, H) and attention weights (N, heads, T, T) when
         `return_all`.
     """
-    tokens, segments, valid_lens = encode_pairs(vocab, pairs)
+    (tokens, segments, valid_lens), _ = encode_pairs(vocab, pairs)
     if return_all:
         X, states, weights = net.encoder(tokens, segments, valid_lens,
                                          training=False, return_all=True)
@@ -57,13 +90,6 @@ def get_bert_encodings(net, vocab, pairs, return_all=False):
 def get_bert_encoding(net, vocab, tokens_a, tokens_b=None):
     """d2l's get_bert_encoding: (1, T, num_hiddens), dropout off."""
     return get_bert_encodings(net, vocab, [(tokens_a, tokens_b)])[0]
-
-
-def cosine(u, v):
-    """Cosine similarity of two vectors (0 if either is zero)."""
-    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
-    norm = np.linalg.norm(u) * np.linalg.norm(v)
-    return float(u @ v / norm) if norm else 0.0
 
 
 def word_in_contexts(net, vocab, word, contexts):
@@ -86,10 +112,7 @@ def word_in_contexts(net, vocab, word, contexts):
 
 def crane_probe(net, vocab):
     """d2l's example: cosine of "crane" the bird vs the machine."""
-    contexts = [('a crane is flying'.split(), None),
-                ('a crane driver came'.split(),
-                 'he just left'.split())]
-    vectors = word_in_contexts(net, vocab, 'crane', contexts)
+    vectors = word_in_contexts(net, vocab, 'crane', CRANE_CONTEXTS)
     return cosine(vectors[0], vectors[1])
 
 
@@ -98,9 +121,9 @@ def fill_mask(net, vocab, tokens_a, tokens_b=None, k=5):
 
     Returns a list, one per mask in order, of k (token, probability) pairs.
     """
-    tokens, segments, valid_lens = encode_pairs(vocab, [(tokens_a, tokens_b)])
-    positions = [i for i, t in enumerate(tokens[0].numpy())
-                 if t == vocab['<mask>']]
+    (tokens, segments, valid_lens), [words] = encode_pairs(
+        vocab, [(tokens_a, tokens_b)])
+    positions = [i for i, t in enumerate(words) if t == '<mask>']
     if not positions:
         raise ValueError('tokens_a/tokens_b: no <mask> token to fill')
     _, mlm_Y_hat, _ = net(tokens, segments, valid_lens,
@@ -109,3 +132,12 @@ def fill_mask(net, vocab, tokens_a, tokens_b=None, k=5):
     top = np.argsort(-probs, axis=-1)[:, :k]  # (num_masks, k)
     return [[(vocab.idx_to_token[j], float(p[j])) for j in row]
             for row, p in zip(top, probs)]
+
+
+def attention_maps(net, vocab, tokens_a, tokens_b=None):
+    """(input words, weights (num_blks, heads, T, T)) of one pair."""
+    (tokens, segments, valid_lens), [words] = encode_pairs(
+        vocab, [(tokens_a, tokens_b)])
+    _, _, weights = net.encoder(tokens, segments, valid_lens,
+                                training=False, return_all=True)
+    return words, np.stack([w.numpy()[0] for w in weights])
