@@ -10,6 +10,7 @@ fraction of a matmul peak measured in the same run, the first step's time
     python benchmarks/train_step.py --data-dir ../shared/data/wikitext-2
     python benchmarks/train_step.py --dtype mixed_bfloat16 --xla
     python benchmarks/train_step.py --max-len 256 --blocks 4 --steps 6
+    python benchmarks/train_step.py --set model.norm_first=True
     python benchmarks/train_step.py --step both        # vs the unoptimised
     python benchmarks/train_step.py --breakdown        # where the time goes
 
@@ -29,7 +30,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-dir', default=None)
     p.add_argument('--dtype', default='float32',
-                   choices=['float32', 'mixed_bfloat16', 'mixed_float16'])
+                   help='train.dtype_policy: float32, mixed_bfloat16 or '
+                   'mixed_float16')
     p.add_argument('--xla', action='store_true', help='jit_compile the step')
     p.add_argument('--batch-size', type=int, default=512)
     p.add_argument('--max-len', type=int, default=64)
@@ -37,6 +39,10 @@ def parse_args(argv=None):
     p.add_argument('--hidden', type=int, default=128)
     p.add_argument('--heads', type=int, default=2)
     p.add_argument('--ffn', type=int, default=256)
+    p.add_argument('--set', action='append', default=[],
+                   metavar='SECTION.FIELD=VALUE',
+                   help='any other config field, as `python -m sandbox '
+                   'pretrain --set` (repeatable)')
     p.add_argument('--steps', type=int, default=20, help='timed steps')
     p.add_argument('--warmup', type=int, default=3,
                    help='untimed steps after the first')
@@ -52,6 +58,23 @@ def parse_args(argv=None):
     p.add_argument('--profile', default=None, metavar='DIR',
                    help='write a TensorBoard profile of 3 steps to DIR')
     return p.parse_args(argv)
+
+
+def configs_from_args(args):
+    """(DataConfig, ModelConfig, TrainConfig) of the flags and --set."""
+    from sandbox.config import configs_from_settings, parse_settings
+    settings = {
+        'data.batch_size': args.batch_size, 'data.max_len': args.max_len,
+        'model.num_blks': args.blocks, 'model.num_hiddens': args.hidden,
+        'model.num_heads': args.heads, 'model.ffn_num_hiddens': args.ffn,
+        'model.max_len': max(1000, args.max_len),
+        'train.dtype_policy': args.dtype, 'train.jit_compile': args.xla}
+    try:
+        configs = configs_from_settings({**settings,
+                                         **parse_settings(args.set)})
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    return configs.data, configs.model, configs.train
 
 
 def step_flops(batch_size, max_len, num_slots, vocab_size, hidden, ffn,
@@ -85,18 +108,10 @@ def main(argv=None):
             args.inter_threads)
     import keras
     from sandbox import data
-    from sandbox.config import DataConfig, ModelConfig, TrainConfig
-
-    data_config = DataConfig(batch_size=args.batch_size,
-                             max_len=args.max_len)
-    model_config = ModelConfig(num_hiddens=args.hidden,
-                               ffn_num_hiddens=args.ffn,
-                               num_heads=args.heads, num_blks=args.blocks,
-                               max_len=max(1000, args.max_len))
-    train_config = TrainConfig(dtype_policy=args.dtype,
-                               jit_compile=args.xla)
+    data_config, model_config, train_config = configs_from_args(args)
+    d, m, dtype = data_config, model_config, train_config.dtype_policy
     train_iter, vocab = data.load_data_wiki(
-        args.batch_size, args.max_len, args.data_dir, config=data_config,
+        d.batch_size, d.max_len, args.data_dir, config=data_config,
         drop_remainder=True)
     it = iter(train_iter)
     held = [next(it) for _ in range(8)]  # batches held in memory
@@ -130,7 +145,7 @@ def main(argv=None):
             times[name].append(timed(step, batches[i % len(batches)]))
         times['pipeline'].append(timed(steps[main_name], None, pipeline))
         if i % 5 == 0:  # the matmul peak, under the same conditions
-            peaks.append(matmul_peak(tf, args.dtype))
+            peaks.append(matmul_peak(tf, dtype))
     if args.profile:
         tf.profiler.experimental.start(args.profile)
         for i in range(3):
@@ -140,8 +155,8 @@ def main(argv=None):
     num_slots = held[0].pred_positions.shape[1]
     real = statistics.mean(float(tf.reduce_mean(b.mlm_weights))
                            for b in held)
-    sizes = (args.batch_size, args.max_len, num_slots, len(vocab),
-             args.hidden, args.ffn, args.blocks)
+    sizes = (d.batch_size, d.max_len, num_slots, len(vocab),
+             m.num_hiddens, m.ffn_num_hiddens, m.num_blks)
     flops = step_flops(*sizes)
     # The optimised step computes the MLM head at the real slots only
     executed = {'reference': flops,
@@ -152,18 +167,19 @@ def main(argv=None):
           f'at the end), threads intra '
           f'{tf.config.threading.get_intra_op_parallelism_threads()} inter '
           f'{tf.config.threading.get_inter_op_parallelism_threads()}')
-    print(f'config: batch {args.batch_size}, max_len {args.max_len}, '
-          f'{args.blocks} blocks, hidden {args.hidden}, heads {args.heads}, '
-          f'ffn {args.ffn}, vocab {len(vocab)}, {num_slots} MLM slots '
-          f'({real:.0%} real), {args.dtype}, xla {args.xla}')
+    print(f'config: batch {d.batch_size}, max_len {d.max_len}, '
+          f'{m.num_blks} blocks, hidden {m.num_hiddens}, heads '
+          f'{m.num_heads}, ffn {m.ffn_num_hiddens}, vocab {len(vocab)}, '
+          f'{num_slots} MLM slots ({real:.0%} real), {dtype}, xla '
+          f'{train_config.jit_compile}')
     print(f'matmul FLOP/step: {flops / 1e9:.1f} G with all slots (d2l), '
           f'{executed["optimised"] / 1e9:.1f} G at the real slots; matmul '
-          f'peak {peak:.0f} GFLOP/s ({_mm_dtype(args.dtype)} 2048^3, this '
+          f'peak {peak:.0f} GFLOP/s ({_mm_dtype(dtype)} 2048^3, this '
           f'run)')
     for name in names:
         t = statistics.median(times[name])
         rate = executed[name] / t / 1e9
-        print(f'{name:>10}: {args.batch_size / t:7.1f} pairs/sec '
+        print(f'{name:>10}: {d.batch_size / t:7.1f} pairs/sec '
               f'({t * 1e3:5.0f} ms/step, median of {len(times[name])}); '
               f'{rate:5.1f} GFLOP/s executed = {rate / peak:.0%} of peak')
     if len(names) > 1:
@@ -179,9 +195,10 @@ def main(argv=None):
             cost = t if name == 'forward only' else t_main - t
             print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> {what} '
                   f'{cost * 1e3:4.0f} ms ({cost / t_main:.0%} of the step)')
+    compile_ = 'XLA compile' if train_config.jit_compile else 'trace'
     for name in names:
-        print(f'first step ({name}): {first[name]:.2f} s '
-              f'({"XLA compile" if args.xla else "trace"} + one step)')
+        print(f'first step ({name}): {first[name]:.2f} s ({compile_} + one '
+              'step)')
     t_mem = statistics.median(times[main_name])
     t_pipe = statistics.median(times['pipeline'])
     print(f'input pipeline: {t_pipe * 1e3:.0f} ms/step on real batches vs '

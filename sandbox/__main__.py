@@ -1,63 +1,35 @@
 """Command line: python -m sandbox SUBCOMMAND --help."""
 import argparse
-import ast
 import dataclasses
 import importlib
 import pathlib
 import sys
 
 from sandbox import plots, runs
+from sandbox.config import (MODEL_PRESETS, RECIPES, SECTIONS, SEED_KEYS,
+                            SETTING_KEYS, ConfigError, ProbeConfig,
+                            configs_from_settings, parse_settings,
+                            parse_value)
 
-from sandbox.config import (MODEL_PRESETS, RECIPES, ConfigError,
-                            DataConfig, ModelConfig, ProbeConfig,
-                            TrainConfig, configs_from_settings)
-
-SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
-# Flag -> (section, field); each flag's default is the config's default
+# Flag -> setting; each flag's default is the config's default
 FLAGS = {
-    'steps': ('train', 'num_steps'), 'lr': ('train', 'lr'),
-    'warmup_steps': ('train', 'warmup_steps'), 'decay': ('train', 'decay'),
-    'mlm_weight': ('train', 'mlm_weight'),
-    'nsp_weight': ('train', 'nsp_weight'),
-    'clip_norm': ('train', 'clip_norm'), 'seed': ('train', 'seed'),
-    'val_every': ('train', 'val_every'),
-    'val_batches': ('train', 'val_batches'),
-    'dtype': ('train', 'dtype_policy'),
-    'checkpoint_every': ('train', 'checkpoint_every'),
-    'batch_size': ('data', 'batch_size'), 'max_len': ('data', 'max_len'),
-    'mask_rate': ('data', 'mask_rate'), 'masking': ('data', 'masking'),
+    'steps': 'train.num_steps', 'lr': 'train.lr',
+    'warmup_steps': 'train.warmup_steps', 'decay': 'train.decay',
+    'mlm_weight': 'train.mlm_weight', 'nsp_weight': 'train.nsp_weight',
+    'clip_norm': 'train.clip_norm', 'val_every': 'train.val_every',
+    'val_batches': 'train.val_batches', 'dtype': 'train.dtype_policy',
+    'checkpoint_every': 'train.checkpoint_every',
+    'batch_size': 'data.batch_size', 'max_len': 'data.max_len',
+    'mask_rate': 'data.mask_rate', 'masking': 'data.masking',
 }
-
+# What pretrain's --set may change (--preset names the model size)
+PRETRAIN_KEYS = tuple(k for k in SETTING_KEYS
+                      if k.split('.')[0] in ('data', 'model', 'train'))
 
 # Subcommands whose module parses its own arguments
 FORWARDED = {
     'experiment': ('sandbox.experiment', 'run an ablation experiment file'),
 }
-
-
-def parse_value(text):
-    """A Python literal if `text` is one (1, 0.5, True, (1, 0)), else text."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def parse_set(items):
-    """Parse `section.field=value` overrides into {section: {field: value}}."""
-    out = {name: {} for name in SECTIONS}
-    for item in items:
-        key, sep, value = item.partition('=')
-        section, _, field = key.partition('.')
-        if not sep or section not in SECTIONS:
-            raise SystemExit(f'--set {item!r}: expected section.field=value '
-                             f'with section in {sorted(SECTIONS)}')
-        names = {f.name for f in dataclasses.fields(SECTIONS[section])}
-        if field not in names:
-            raise SystemExit(f'--set {item!r}: unknown {section} field '
-                             f'{field!r}; known: {sorted(names)}')
-        out[section][field] = parse_value(value)
-    return out
 
 
 def configs_from_args(args):
@@ -67,24 +39,19 @@ def configs_from_args(args):
     preset; --seed sets data.seed (pairs, masks, order) and train.seed
     (init, dropout) alike.
     """
-    changes = parse_set(args.set)
-    for flag, (section, field) in FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            changes[section][field] = value
+    settings = parse_settings(args.set, PRETRAIN_KEYS)
+    settings.update({key: getattr(args, flag) for flag, key in FLAGS.items()
+                     if getattr(args, flag) is not None})
     if args.seed is not None:
-        changes['data']['seed'] = args.seed
+        settings.update(dict.fromkeys(SEED_KEYS, args.seed))
     if args.mask_split is not None:
-        changes['data']['mask_split'] = tuple(args.mask_split)
+        settings['data.mask_split'] = tuple(args.mask_split)
     if args.no_nsp:
-        changes['data']['nsp'] = False
-        changes['train']['nsp_weight'] = 0.0
+        settings.update({'data.nsp': False, 'train.nsp_weight': 0.0})
     if args.xla:
-        changes['train']['jit_compile'] = True
-    settings = {f'{section}.{field}': value
-                for section, fields in changes.items()
-                for field, value in fields.items()}
-    return configs_from_settings(settings, args.preset, args.recipe)
+        settings['train.jit_compile'] = True
+    configs = configs_from_settings(settings, args.preset, args.recipe)
+    return configs.data, configs.model, configs.train
 
 
 def add_pretrain(sub):
@@ -115,13 +82,16 @@ def add_pretrain(sub):
                    help="continue RUN_DIR's run from its newest checkpoint, "
                    'with the config and corpus folder it saved (other '
                    'config flags ignored)')
-    for flag, (section, field) in FLAGS.items():
+    for flag, key in FLAGS.items():
+        section, field = key.split('.')
         f = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[field]
         kind = {'int': int, 'float': float}.get(
             getattr(f.type, '__name__', str(f.type)), parse_value)
         p.add_argument('--' + flag.replace('_', '-'), type=kind,
                        default=None, metavar=field.upper(),
-                       help=f'{section}.{field} (default: {f.default})')
+                       help=f'{key} (default: {f.default})')
+    p.add_argument('--seed', type=int, default=None, metavar='SEED',
+                   help='data.seed and train.seed (default: 0)')
     p.add_argument('--mask-split', type=float, nargs=3, default=None,
                    metavar=('MASK', 'RANDOM', 'KEEP'),
                    help='data.mask_split (default: 0.8 0.1 0.1)')

@@ -1,8 +1,9 @@
-"""Typed, frozen configurations for data, model, training and probing."""
+"""Typed, frozen configs, presets, recipes and the one settings parser."""
+import ast
 import dataclasses
 import difflib
 import math
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 
 class ConfigError(ValueError, TypeError):
@@ -256,14 +257,28 @@ RECIPES = {
         'train.decay': 'linear', 'train.num_steps': 3000,
         'train.val_every': 250, 'train.checkpoint_every': 250},
 }
-SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig}
+SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
+            'probe': ProbeConfig}
 # Every field's default, for run folders written before the field existed
 DEFAULTS = {section: cls().to_dict() for section, cls in SECTIONS.items()}
+# What a setting may name: a model preset, or any section's field
+SETTING_KEYS = ('preset',) + tuple(sorted(
+    f'{section}.{f.name}' for section, cls in SECTIONS.items()
+    for f in dataclasses.fields(cls)))
 # Set together, by --seed and by each seed of an experiment
 SEED_KEYS = ('data.seed', 'train.seed')
-SETTING_KEYS = tuple(sorted(f'{section}.{f.name}'
-                            for section, cls in SECTIONS.items()
-                            for f in dataclasses.fields(cls)))
+
+
+class Configs(NamedTuple):
+    """The configs of a run, one a section."""
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    probe: ProbeConfig
+
+    def to_dict(self):
+        """Plain JSON-ready dicts, keyed by section."""
+        return {name: getattr(self, name).to_dict() for name in SECTIONS}
 
 
 def check_setting(key, known=SETTING_KEYS, where='setting'):
@@ -277,21 +292,54 @@ def check_setting(key, known=SETTING_KEYS, where='setting'):
                       f'keys: {", ".join(known)}')
 
 
+def parse_value(text):
+    """A Python literal if `text` is one (1, 0.5, True, (1, 0)), else text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare string: train.decay=linear
+
+
+def parse_setting(text, known=SETTING_KEYS, where='--set'):
+    """'train.lr=0.001' -> ('train.lr', 0.001), the key checked."""
+    key, sep, value = text.partition('=')
+    if not sep:
+        raise ConfigError(f'{where} {text!r}: expected section.field=value')
+    key = key.strip()
+    check_setting(key, known, where)
+    return key, parse_value(value.strip())
+
+
+def parse_settings(texts, known=SETTING_KEYS, where='--set'):
+    """{key: value} of 'section.field=value' strings; the last one wins."""
+    return dict(parse_setting(text, known, where) for text in texts)
+
+
 def configs_from_settings(settings, preset='d2l', recipe='d2l'):
-    """(DataConfig, ModelConfig, TrainConfig) of a recipe and settings.
+    """The Configs of flat settings over a recipe and a model preset.
 
     `settings` ({'data.mask_rate': 0.3, ...}) apply over the recipe, which
-    applies over the model `preset` and the configs' defaults.
+    applies over the model preset (settings['preset'], else `preset`) and
+    the configs' defaults.
     """
     check_choice('recipe', recipe, set(RECIPES))
+    settings = {**RECIPES[recipe], **settings}
     fields = {section: {} for section in SECTIONS}
-    for key, value in {**RECIPES[recipe], **settings}.items():
+    for key, value in settings.items():
         check_setting(key)
-        section, name = key.split('.', 1)
-        fields[section][name] = value
-    return (DataConfig.from_dict(fields['data']),
-            model_preset(preset).replace(**fields['model']),
-            TrainConfig.from_dict(fields['train']))
+        if key != 'preset':
+            section, name = key.split('.', 1)
+            fields[section][name] = value
+    configs = Configs(
+        DataConfig.from_dict(fields['data']),
+        model_preset(settings.get('preset', preset)).replace(
+            **fields['model']),
+        TrainConfig.from_dict(fields['train']),
+        ProbeConfig.from_dict(fields['probe']))
+    if configs.data.max_len > configs.model.max_len:
+        raise ConfigError(f'data.max_len ({configs.data.max_len}) exceeds '
+                          f'model.max_len ({configs.model.max_len})')
+    return configs
 
 
 def model_preset(name):

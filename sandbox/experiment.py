@@ -15,7 +15,6 @@ overlaid curves and a README that reads the numbers:
 import argparse
 import csv
 import dataclasses
-import difflib
 import gc
 import importlib.util
 import io
@@ -31,21 +30,11 @@ import warnings
 from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
 from sandbox import plots, probe
-from sandbox.config import (DataConfig, ModelConfig, ProbeConfig,
-                            TrainConfig, check_range, model_preset)
+from sandbox.config import (DEFAULTS, SEED_KEYS, SETTING_KEYS, Configs,
+                            check_range, check_setting,
+                            configs_from_settings, parse_settings)
 from sandbox.runs import (config_differences, load_run, write_part,
                           write_text)
-
-SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
-            'probe': ProbeConfig}
-KNOWN_KEYS = ('preset',) + tuple(sorted(
-    f'{section}.{f.name}' for section, cls in SECTIONS.items()
-    for f in dataclasses.fields(cls)))
-# Every field's default, for run folders written before the field existed
-DEFAULTS = {section: cls().to_dict()
-            for section, cls in SECTIONS.items()}
-# Set by an experiment's seeds, never by its settings
-SEED_KEYS = ('data.seed', 'train.seed')
 
 # The two sizes every experiment starts from; its own settings win.
 # Adam at 1e-3 with 10% warm-up and linear decay: d2l's constant 0.01
@@ -89,25 +78,13 @@ COLUMNS = (
 )
 
 
-def check_key(key, where='setting'):
-    """Raise ValueError naming `key`, a close match and the known keys."""
-    if key in KNOWN_KEYS:
-        return
-    close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=2,
-                                      cutoff=0.75)
-    hint = f' (did you mean {" or ".join(map(repr, close))}?)' if close \
-        else ''
-    raise ValueError(f'{where} {key!r} is not a config field{hint}; known '
-                     f'keys: {", ".join(KNOWN_KEYS)}')
-
-
 def _check_settings(settings, where):
     """Check every key of a settings mapping; seeds come from `seeds`."""
     if not isinstance(settings, Mapping):
         raise TypeError(f'{where} must be a dict of settings, '
                         f'got {settings!r}')
     for key in settings:
-        check_key(key, where)
+        check_setting(key, where=where)
         if key in SEED_KEYS:
             raise ValueError(f'{where} {key!r}: seeds are set by the '
                              'experiment\'s `seeds`, not by settings')
@@ -151,13 +128,13 @@ def make_axis(key, values):
                         f'{{label: value}}, got {values!r}')
     if not items:
         raise ValueError(f'grid[{key!r}] has no values')
-    if key in KNOWN_KEYS:
+    if key in SETTING_KEYS:
         _check_settings({key: None}, 'grid key')
         choices = tuple((str(label), {key: value}) for label, value in items)
         name = key.split('.', 1)[-1]  # made unique by the Experiment
     else:
         if '.' in key or not all(isinstance(v, Mapping) for _, v in items):
-            check_key(key, 'grid key')  # a typo of a field: name it
+            check_setting(key, where='grid key')  # a typo of a field: name it
         for label, settings in items:
             _check_settings(settings, f'grid[{key!r}][{label!r}] key')
         choices = tuple((str(label), dict(settings))
@@ -167,37 +144,6 @@ def make_axis(key, values):
     if len(set(labels)) != len(labels):
         raise ValueError(f'grid[{key!r}] has repeated labels {labels}')
     return Axis(name, choices)
-
-
-class Configs(NamedTuple):
-    """The four configs of one run."""
-    data: DataConfig
-    model: ModelConfig
-    train: TrainConfig
-    probe: ProbeConfig
-
-    def to_dict(self):
-        """Plain JSON-ready dicts, keyed by section."""
-        return {name: getattr(self, name).to_dict() for name in SECTIONS}
-
-
-def resolve(settings):
-    """Build the Configs of flat settings ({'data.mask_rate': 0.3, ...})."""
-    fields = {section: {} for section in SECTIONS}
-    for key, value in settings.items():
-        check_key(key)
-        if key != 'preset':
-            section, name = key.split('.', 1)
-            fields[section][name] = value
-    model = model_preset(settings.get('preset', 'd2l'))
-    configs = Configs(DataConfig.from_dict(fields['data']),
-                      model.replace(**fields['model']),
-                      TrainConfig.from_dict(fields['train']),
-                      ProbeConfig.from_dict(fields['probe']))
-    if configs.data.max_len > configs.model.max_len:
-        raise ValueError(f'data.max_len ({configs.data.max_len}) exceeds '
-                         f'model.max_len ({configs.model.max_len})')
-    return configs
 
 
 class Run(NamedTuple):
@@ -321,7 +267,7 @@ class Experiment:
                 settings = {**base, **grid_settings, 'data.seed': seed,
                             'train.seed': seed}
                 try:
-                    configs = resolve(settings)
+                    configs = configs_from_settings(settings)
                 except (TypeError, ValueError) as e:
                     raise type(e)(f'{self.name} [{label}]: {e}') from e
                 name = '__'.join(f'{k}={slug(v)}' for k, v in point.items())
@@ -350,21 +296,6 @@ def load_experiment(path):
     if not isinstance(experiment, Experiment):
         raise ValueError(f'{path} must define EXPERIMENT = Experiment(...)')
     return experiment
-
-
-def parse_override(text):
-    """'train.lr=0.001' -> ('train.lr', 0.001); values are Python literals."""
-    import ast
-    key, sep, value = text.partition('=')
-    if not sep:
-        raise ValueError(f'--set {text!r}: expected KEY=VALUE')
-    key = key.strip()
-    check_key(key, '--set')
-    try:
-        value = ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError):
-        value = value.strip()  # a bare string: --set train.decay=linear
-    return key, value
 
 
 # ------------------------------------------------------------- one run
@@ -894,13 +825,13 @@ def main(argv=None):
                         help='show each run\'s progress bar')
     args = parser.parse_args(argv)
     if args.keys:
-        print('\n'.join(KNOWN_KEYS))
+        print('\n'.join(SETTING_KEYS))
         return
     if not args.experiment:
         parser.error('an experiment file is required')
     try:
         experiment = load_experiment(args.experiment)
-        overrides = dict(parse_override(s) for s in args.overrides)
+        overrides = parse_settings(args.overrides)
         runs = experiment.runs(args.quick, args.seeds, overrides)
     except (TypeError, ValueError, FileNotFoundError) as e:
         parser.exit(2, f'error: {e}\n')

@@ -1,8 +1,10 @@
 """Tests for sandbox.config: defaults, presets, errors that name fields."""
 import pytest
 
-from sandbox.config import (MODEL_PRESETS, ModelConfig, ProbeConfig,
-                            model_preset)
+from sandbox.config import (MODEL_PRESETS, SEED_KEYS, SETTING_KEYS,
+                            ConfigError, ModelConfig, ProbeConfig,
+                            configs_from_settings, model_preset,
+                            parse_setting, parse_settings)
 
 
 def test_defaults_are_d2ls_small_bert():
@@ -62,3 +64,42 @@ def test_probe_config_rejects_bad_fields():
         ProbeConfig(split='dev')
     with pytest.raises(ValueError, match='unknown.*num_sentence'):
         ProbeConfig.from_dict({'num_sentence': 3})
+
+
+def test_parse_setting():
+    assert parse_setting('train.lr=1e-3') == ('train.lr', 0.001)
+    assert parse_setting('data.mask_split=(1, 0, 0)') == \
+        ('data.mask_split', (1, 0, 0))
+    assert parse_setting('train.decay=linear') == ('train.decay', 'linear')
+    assert parse_setting('model.norm_first=True') == \
+        ('model.norm_first', True)
+    assert parse_settings(['preset=tiny', 'train.lr=1', 'train.lr=2']) == \
+        {'preset': 'tiny', 'train.lr': 2}
+    with pytest.raises(ValueError, match='section.field=value'):
+        parse_setting('train.lr')
+    with pytest.raises(ValueError, match="'train.l'"):
+        parse_setting('train.l=3')
+    with pytest.raises(ConfigError, match=r"--set 'model.num_blocks' is not "
+                       r"a config field \(did you mean 'model.num_blks'"):
+        parse_setting('model.num_blocks=2')
+    with pytest.raises(ConfigError, match="'probe.seed' is not"):
+        parse_setting('probe.seed=1', known=SETTING_KEYS[:5])
+
+
+def test_configs_from_settings_stack_preset_recipe_settings():
+    configs = configs_from_settings({'model.num_blks': 3, 'train.lr': 0.5,
+                                     'probe.num_sentences': 9},
+                                    preset='tiny', recipe='default')
+    assert configs.model.num_hiddens == 8  # the preset
+    assert configs.model.norm_first  # the recipe
+    assert (configs.model.num_blks, configs.train.lr) == (3, 0.5)
+    assert configs.probe.num_sentences == 9
+    assert configs_from_settings({'preset': 'tiny'}).model == \
+        MODEL_PRESETS['tiny']
+    assert set(configs.to_dict()) == {'data', 'model', 'train', 'probe'}
+    assert set(SEED_KEYS) < set(SETTING_KEYS)
+    with pytest.raises(ConfigError, match=r'data.max_len \(200\) exceeds '
+                       r'model.max_len \(128\)'):
+        configs_from_settings({'data.max_len': 200}, preset='tiny')
+    with pytest.raises(ConfigError, match='recipe must be one of'):
+        configs_from_settings({}, recipe='fast')

@@ -138,20 +138,6 @@ def test_overrides_are_checked_and_cannot_change_an_axis():
         e.runs(overrides={'train.lrr': 0.3})
 
 
-def test_parse_override():
-    assert X.parse_override('train.lr=1e-3') == ('train.lr', 0.001)
-    assert X.parse_override('data.mask_split=(1, 0, 0)') == \
-        ('data.mask_split', (1, 0, 0))
-    assert X.parse_override('train.decay=linear') == ('train.decay',
-                                                      'linear')
-    assert X.parse_override('model.norm_first=True') == \
-        ('model.norm_first', True)
-    with pytest.raises(ValueError, match='KEY=VALUE'):
-        X.parse_override('train.lr')
-    with pytest.raises(ValueError, match="'train.l'"):
-        X.parse_override('train.l=3')
-
-
 @pytest.mark.parametrize('path', SHIPPED, ids=lambda p: p.stem)
 def test_shipped_experiments_load_and_validate(path):
     e = X.load_experiment(path)

@@ -85,8 +85,13 @@ def test_probe_suite_command(command, run_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize('args, message', [
     (['--mask-rate', '2'], r'mask_rate must be in \[0, 1\]'),
-    (['--set', 'model.num_blocks=2'], "unknown model field 'num_blocks'"),
-    (['--set', 'optim.lr=1'], 'section.field=value'),
+    (['--set', 'model.num_blocks=2'], r"--set 'model.num_blocks' is not a "
+                                      r"config field \(did you mean "
+                                      r"'model.num_blks'"),
+    (['--set', 'optim.lr=1'], "--set 'optim.lr' is not a config field"),
+    (['--set', 'train.lr'], 'expected section.field=value'),
+    (['--set', 'probe.seed=1'], "--set 'probe.seed' is not a config field"),
+    (['--max-len', '2000'], r'data.max_len \(2000\) exceeds'),
     (['--lr', '-1'], r'lr must be in \(0, 10\]'),
     (['--data-dir', '/nonexistent'], 'data_dir.*does not exist'),
 ])
@@ -122,7 +127,8 @@ def test_default_recipe_learns_beyond_the_baselines(tmp_path):
         'model.max_len': 64, 'train.num_steps': 300, 'train.lr': 1e-2,
         'train.warmup_steps': 15, 'train.val_every': 100,
         'train.checkpoint_every': 0}, preset='tiny', recipe='default')
-    out = pretrain(*configs, data_dir=data_dir, run_dir=tmp_path / 'run',
+    out = pretrain(configs.data, configs.model, configs.train,
+                   data_dir=data_dir, run_dir=tmp_path / 'run',
                    plot=False, verbose=False, verify=False)
     base, last = out['baseline'], out['history'][-1]
     assert json.loads((tmp_path / 'run' / 'baseline.json').read_text()) \
