@@ -1,17 +1,25 @@
-"""Command line: python -m sandbox SUBCOMMAND --help."""
+"""Command line: python -m sandbox {pretrain,probe,experiment,compare} -h.
+
+pretrain trains a BERT into its own run folder; probe reads a run's model
+(`probing` is `probe --suite`); experiment runs an ablation file; compare
+draws run folders. The modules that need TensorFlow are imported in the
+subcommands that train or probe, so that compare, experiment --dry-run
+and --help start without it.
+"""
 import argparse
 import dataclasses
-import importlib
+import json
 import pathlib
 import sys
 
 from sandbox import plots, runs
+from sandbox.baseline import format_baselines
 from sandbox.config import (MODEL_PRESETS, RECIPES, SECTIONS, SEED_KEYS,
-                            SETTING_KEYS, ConfigError, ProbeConfig,
-                            configs_from_settings, parse_settings,
-                            parse_value)
+                            SETTING_KEYS, ProbeConfig, configs_from_settings,
+                            parse_settings, parse_value)
+from sandbox.experiment.spec import load_experiment
 
-# Flag -> setting; each flag's default is the config's default
+# pretrain's flag -> setting; each flag's default is the config's default
 FLAGS = {
     'steps': 'train.num_steps', 'lr': 'train.lr',
     'warmup_steps': 'train.warmup_steps', 'decay': 'train.decay',
@@ -25,11 +33,94 @@ FLAGS = {
 # What pretrain's --set may change (--preset names the model size)
 PRETRAIN_KEYS = tuple(k for k in SETTING_KEYS
                       if k.split('.')[0] in ('data', 'model', 'train'))
+# Flags that do not change what an experiment's runs train
+RERUN_FLAGS = ('--report-only', '--reprobe', '--rerun')
 
-# Subcommands whose module parses its own arguments
-FORWARDED = {
-    'experiment': ('sandbox.experiment', 'run an ablation experiment file'),
-}
+
+def positive_int(text):
+    """An integer >= 1, for --top-k."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be an integer >= 1, got '
+                                         f'{text!r}')
+    return value
+
+
+def ema_weight(text):
+    """--smooth's value: an EMA weight in [0, 1)."""
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = None
+    if weight is None or not 0 <= weight < 1:
+        raise argparse.ArgumentTypeError(
+            f'must be an EMA weight in [0, 1) (0.6 smooths like '
+            f'TensorBoard\'s default), got {text!r}')
+    return weight
+
+
+def add_corpus_arguments(p, default):
+    """--data-dir (`default` says what it falls back to) and --no-verify."""
+    p.add_argument('--data-dir', help=f'WikiText-2 folder (default: '
+                   f'{default})')
+    p.add_argument('--no-verify', dest='verify', action='store_false',
+                   help='read a corpus of your own (no sha1 check)')
+
+
+# --------------------------------------------------------------- pretrain
+
+def add_pretrain(sub):
+    """The `pretrain` subcommand's arguments."""
+    p = sub.add_parser(
+        'pretrain', help='pretrain BERT on WikiText-2 with a live loss plot',
+        description='Pretrain BERT (MLM + NSP) on WikiText-2. The default '
+        "recipe learns (docs/recipe.md); --recipe d2l is the book's run "
+        '(batch 512, Adam at lr 0.01, 50 steps), which learns nothing but '
+        'word frequencies. The model size is d2l\'s (2 blocks, 128 hidden, '
+        '2 heads, ffn 256) unless --preset says otherwise. The run '
+        'folder gets config.json, baseline.json, metrics.csv, loss.png '
+        '(rewritten as training goes: open it to watch), loss.gif, '
+        'TensorBoard scalars, model.keras and vocab.txt.')
+    p.add_argument('--recipe', default='default', choices=sorted(RECIPES),
+                   help='training recipe (default: default; d2l: the '
+                   "book's run)")
+    p.add_argument('--preset', default='d2l', choices=sorted(MODEL_PRESETS),
+                   help='model size (default: d2l)')
+    add_corpus_arguments(p, '$SANDBOX_WIKITEXT_DIR, the cache, or a '
+                         'download')
+    p.add_argument('--out', help='run folder (default: plots/runs/<time>-'
+                   '<recipe>); one with a checkpoint of the same config '
+                   'resumes, one of another config is refused')
+    p.add_argument('--resume', metavar='RUN_DIR',
+                   help="continue RUN_DIR's run from its newest checkpoint, "
+                   'with the config and corpus folder it saved (other '
+                   'config flags ignored)')
+    for flag, key in FLAGS.items():
+        section, field = key.split('.')
+        f = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[field]
+        kind = {'int': int, 'float': float}.get(
+            getattr(f.type, '__name__', str(f.type)), parse_value)
+        p.add_argument('--' + flag.replace('_', '-'), type=kind,
+                       default=None, metavar=field.upper(),
+                       help=f'{key} (default: {f.default})')
+    p.add_argument('--seed', type=int, default=None,
+                   help='data.seed and train.seed (default: 0)')
+    p.add_argument('--mask-split', type=float, nargs=3, default=None,
+                   metavar=('MASK', 'RANDOM', 'KEEP'),
+                   help='data.mask_split (default: 0.8 0.1 0.1)')
+    p.add_argument('--no-nsp', action='store_true',
+                   help='MLM only: no random pairs, nsp_weight 0')
+    p.add_argument('--xla', action='store_true',
+                   help='XLA-compile the train step (train.jit_compile)')
+    p.add_argument('--set', action='append', default=[],
+                   metavar='SECTION.FIELD=VALUE',
+                   help='any config field, e.g. --set model.num_blks=4 '
+                   '(repeatable)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(run=run_pretrain)
 
 
 def configs_from_args(args):
@@ -54,62 +145,10 @@ def configs_from_args(args):
     return configs.data, configs.model, configs.train
 
 
-def add_pretrain(sub):
-    """The `pretrain` subcommand's arguments."""
-    p = sub.add_parser(
-        'pretrain', help='pretrain BERT on WikiText-2 with a live loss plot',
-        description='Pretrain BERT (MLM + NSP) on WikiText-2. The default '
-        "recipe learns (docs/recipe.md); --recipe d2l is the book's run "
-        '(batch 512, Adam at lr 0.01, 50 steps), which learns nothing but '
-        'word frequencies. The model size is d2l\'s (2 blocks, 128 hidden, '
-        '2 heads, ffn 256) unless --preset says otherwise. The run '
-        'folder gets config.json, baseline.json, metrics.csv, loss.png '
-        '(rewritten as training goes: open it to watch), loss.gif, '
-        'TensorBoard scalars, model.keras and vocab.txt.')
-    p.add_argument('--recipe', default='default', choices=sorted(RECIPES),
-                   help='training recipe (default: default; d2l: the '
-                   "book's run)")
-    p.add_argument('--preset', default='d2l', choices=sorted(MODEL_PRESETS),
-                   help='model size (default: d2l)')
-    p.add_argument('--data-dir', help='WikiText-2 folder (default: '
-                   '$SANDBOX_WIKITEXT_DIR, the cache, or a download)')
-    p.add_argument('--no-verify', action='store_true',
-                   help='read a corpus of your own (skip the sha1 check)')
-    p.add_argument('--out', help='run folder (default: plots/runs/<time>-'
-                   '<preset>); one with a checkpoint of the same config '
-                   'resumes, one of another config is refused')
-    p.add_argument('--resume', metavar='RUN_DIR',
-                   help="continue RUN_DIR's run from its newest checkpoint, "
-                   'with the config and corpus folder it saved (other '
-                   'config flags ignored)')
-    for flag, key in FLAGS.items():
-        section, field = key.split('.')
-        f = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[field]
-        kind = {'int': int, 'float': float}.get(
-            getattr(f.type, '__name__', str(f.type)), parse_value)
-        p.add_argument('--' + flag.replace('_', '-'), type=kind,
-                       default=None, metavar=field.upper(),
-                       help=f'{key} (default: {f.default})')
-    p.add_argument('--seed', type=int, default=None, metavar='SEED',
-                   help='data.seed and train.seed (default: 0)')
-    p.add_argument('--mask-split', type=float, nargs=3, default=None,
-                   metavar=('MASK', 'RANDOM', 'KEEP'),
-                   help='data.mask_split (default: 0.8 0.1 0.1)')
-    p.add_argument('--no-nsp', action='store_true',
-                   help='MLM only: no random pairs, nsp_weight 0')
-    p.add_argument('--xla', action='store_true',
-                   help='XLA-compile the train step (train.jit_compile)')
-    p.add_argument('--set', action='append', default=[],
-                   metavar='SECTION.FIELD=VALUE',
-                   help='any config field, e.g. --set model.num_blks=4 '
-                   '(repeatable)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    p.set_defaults(run=run_pretrain)
-
-
 def run_pretrain(args):
-    """Pretrain and print where the run went."""
-    from sandbox import pretrain
+    """Pretrain; print the validation, the baselines and a few probes."""
+    from sandbox import probe
+    from sandbox.pretrain import pretrain
     data_dir = args.data_dir
     if args.resume:
         data, model, train = runs.load_run_config(args.resume)
@@ -118,18 +157,15 @@ def run_pretrain(args):
     else:
         data, model, train = configs_from_args(args)
         run_dir = args.out or runs.new_run_dir(name=args.recipe)
-    out = pretrain.pretrain(data, model, train, data_dir=data_dir,
-                            run_dir=run_dir, verify=not args.no_verify,
-                            verbose=not args.quiet)
+    out = pretrain(data, model, train, data_dir=data_dir, run_dir=run_dir,
+                   verify=args.verify, verbose=not args.quiet)
     last = out['history'][-1]
     if 'val_mlm_l' in last:
         print(f"validation: MLM loss {last['val_mlm_l']:.3f} (perplexity "
               f"{last['val_ppl']:.1f}), MLM accuracy "
               f"{last['val_mlm_acc']:.3f}, NSP accuracy "
               f"{last['val_nsp_acc']:.3f}")
-    from sandbox.baseline import format_baselines
     print(format_baselines(out['baseline']))
-    from sandbox import probe
     print(f"crane probe: cosine "
           f"{probe.crane_probe(out['net'], out['vocab']):.3f} "
           'between "a crane is flying" and "a crane driver came"')
@@ -140,6 +176,8 @@ def run_pretrain(args):
               ', '.join(token for token, _ in top))
     print(f"run folder: {out['run_dir']} (loss.png, loss.gif, metrics.csv)")
 
+
+# ------------------------------------------------------------------ probe
 
 def add_probe(sub):
     """The `probe` subcommand's arguments (`probing`: probe --suite)."""
@@ -164,10 +202,7 @@ def add_probe(sub):
     suite = p.add_argument_group('the probing suite')
     suite.add_argument('--suite', action='store_true',
                        help='run the probing suite')
-    suite.add_argument('--data-dir', help='WikiText-2 folder (default: '
-                       'the one the run was trained on)')
-    suite.add_argument('--no-verify', action='store_true',
-                       help='read a corpus of your own (no sha1 check)')
+    add_corpus_arguments(suite, 'the one the run was trained on')
     suite.add_argument('--out', help='folder for probe.json and the plots '
                        '(default: the run folder)')
     suite.add_argument('--num-sentences', type=int,
@@ -208,7 +243,7 @@ def run_suite(args, net, vocab):
     config = ProbeConfig(num_sentences=args.num_sentences, split=args.split)
     report = probe.probe_model(
         net, vocab, args.data_dir or runs.load_run_data_dir(run_dir), config,
-        runs.read_config(run_dir)['data']['max_len'], not args.no_verify)
+        runs.read_config(run_dir)['data']['max_len'], args.verify)
     out = pathlib.Path(args.out) if args.out else run_dir
     out.mkdir(parents=True, exist_ok=True)
     runs.write_part(out, 'probe', report)
@@ -224,30 +259,79 @@ def run_suite(args, net, vocab):
               'attention.png/.svg', file=sys.stderr)
 
 
-def positive_int(text):
-    """An integer >= 1, for --top-k."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be an integer >= 1, got '
-                                         f'{text!r}')
-    return value
+# ------------------------------------------------------------- experiment
+
+def add_experiment(sub):
+    """The `experiment` subcommand's arguments."""
+    p = sub.add_parser(
+        'experiment', help='run an ablation experiment file',
+        description='Run (or resume) an ablation experiment and write its '
+        'results table, plots and README. Finished runs are skipped.')
+    p.add_argument('experiment', nargs='?',
+                   help='an experiment file, e.g. experiments/nsp.py')
+    p.add_argument('--quick', action='store_true',
+                   help='minutes on a CPU: small batches, few steps, '
+                   'quick_seeds')
+    add_corpus_arguments(p, '$SANDBOX_WIKITEXT_DIR, the cache, or a '
+                         'download')
+    p.add_argument('--out', help='results folder (default plots/<name>, '
+                   'plots/<name>-full without --quick)')
+    p.add_argument('--seeds', type=int, nargs='+')
+    p.add_argument('--set', dest='overrides', action='append', default=[],
+                   metavar='SECTION.FIELD=VALUE',
+                   help='override a setting, e.g. --set train.lr=1e-3')
+    p.add_argument('--rerun', action='store_true',
+                   help='train finished runs again')
+    p.add_argument('--reprobe', action='store_true',
+                   help='probe finished runs again (their model.keras)')
+    p.add_argument('--no-probe', dest='probe', action='store_false')
+    p.add_argument('--no-keep-models', dest='keep_models',
+                   action='store_false',
+                   help='delete model.keras once a run is probed')
+    p.add_argument('--dry-run', action='store_true',
+                   help='check the experiment and list its runs')
+    p.add_argument('--report-only', action='store_true',
+                   help='rewrite tables/plots/README from finished runs')
+    p.add_argument('--keys', action='store_true',
+                   help='list the settings an experiment may use')
+    p.add_argument('--verbose', action='store_true',
+                   help="show each run's progress bar")
+    p.set_defaults(run=run_experiment_file)
 
 
-def ema_weight(text):
-    """--smooth's value: an EMA weight in [0, 1)."""
-    try:
-        weight = float(text)
-    except ValueError:
-        weight = None
-    if weight is None or not 0 <= weight < 1:
-        raise argparse.ArgumentTypeError(
-            f'must be an EMA weight in [0, 1) (0.6 smooths like '
-            f'TensorBoard\'s default), got {text!r}')
-    return weight
+def run_experiment_file(args):
+    """Check an experiment file; list, report or run its runs."""
+    if args.keys:
+        print('\n'.join(SETTING_KEYS))
+        return
+    if not args.experiment:
+        raise ValueError('experiment: an experiment file is required')
+    experiment = load_experiment(args.experiment)
+    overrides = parse_settings(args.overrides)
+    planned = experiment.runs(args.quick, args.seeds, overrides)
+    if args.dry_run:
+        for run in planned:
+            print(run.name)
+        print(f'{len(planned)} runs; settings of the first: '
+              f'{json.dumps(planned[0].settings)}')
+        return
+    from sandbox.experiment import runner
+    # the command that trains these runs, for the README
+    command = 'python -m sandbox ' + ' '.join(
+        a for a in args.argv if a not in RERUN_FLAGS)
+    common = dict(quick=args.quick, out=args.out, seeds=args.seeds,
+                  overrides=overrides, command=command)
+    if args.report_only:
+        runner.report_only(experiment, **common)
+        return
+    runner.run_experiment(
+        experiment, **common, data_dir=args.data_dir, rerun=args.rerun,
+        reprobe_all=args.reprobe, probe=args.probe,
+        keep_models=args.keep_models, verify=args.verify,
+        verbose=args.verbose)
 
+
+# ---------------------------------------------------------------- compare
 
 def add_compare(sub):
     """The `compare` subcommand's figures and their arguments."""
@@ -314,24 +398,19 @@ def run_compare(args):
 
 
 def main(argv=None):
-    """Parse `argv` and run the subcommand."""
+    """Parse `argv` and run the subcommand; bad input exits 2, one line."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in FORWARDED:
-        module = importlib.import_module(FORWARDED[argv[0]][0])
-        return module.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog='python -m sandbox',
         description='A d2l-style sandbox for pretraining BERT in TensorFlow.')
+    parser.set_defaults(argv=argv)
     sub = parser.add_subparsers(dest='command', required=True)
-    add_pretrain(sub)
-    add_probe(sub)
-    add_compare(sub)
-    for name, (module, text) in FORWARDED.items():
-        sub.add_parser(name, help=f'{text} (python -m {module} --help)')
+    for add in (add_pretrain, add_probe, add_experiment, add_compare):
+        add(sub)
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:  # ConfigError included
         parser.exit(2, f'error: {e}\n')
 
 

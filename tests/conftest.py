@@ -1,4 +1,4 @@
-"""Shared fixtures: WikiText-2, a synthetic corpus, made-up run folders."""
+"""Shared fixtures: WikiText-2, a synthetic corpus, made-up runs, batches."""
 import csv
 import json
 import os
@@ -7,6 +7,7 @@ import pathlib
 import pytest
 
 from sandbox import corpus
+from sandbox.experiment import Experiment
 from sandbox.runs import METRIC_COLUMNS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -58,3 +59,11 @@ def fake_runs(tmp_path):
     return [fake_run(tmp_path / 'a0', 1.0, 0, [9, 8, 7, 6]),
             fake_run(tmp_path / 'a1', 1.0, 1, [9.5, 8.5, 7.5, 6.5]),
             fake_run(tmp_path / 'b0', 0.0, 0, [9, 7, 5, 3])]
+
+
+def make_experiment(**kwargs):
+    """An Experiment named 't' with a small default grid."""
+    spec = dict(name='t', question='q?',
+                grid={'train.nsp_weight': [1.0, 0.0]})
+    spec.update(kwargs)
+    return Experiment(**spec)

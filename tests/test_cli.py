@@ -1,9 +1,14 @@
 """Tests of the command line: python -m sandbox SUBCOMMAND."""
 import re
+import subprocess
+import sys
 
 import pytest
 
 from sandbox import __main__ as cli
+from tests.conftest import ROOT
+
+NSP = str(ROOT / 'experiments' / 'nsp.py')
 
 
 def test_compare_curves_writes_png_and_svg(fake_runs, tmp_path, capsys):
@@ -28,3 +33,40 @@ def test_bad_compare_values_get_one_line(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.search(message, err), err
+
+
+def test_experiment_dry_run_lists_the_runs(capsys):
+    cli.main(['experiment', NSP, '--quick', '--dry-run'])
+    out = capsys.readouterr().out
+    assert 'nsp_weight=0.5__seed=1' in out and '6 runs' in out
+
+
+def test_experiment_rejects_a_bad_override_before_training(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(['experiment', NSP, '--set', 'train.nsp_wieght=0'])
+    assert e.value.code == 2
+    assert "did you mean 'train.nsp_weight'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, message', [
+    ([], 'an experiment file is required'),
+    (['no-such-file.py'], 'no-such-file.py does not exist'),
+    (['--keys'], None),
+])
+def test_experiment_needs_a_file_unless_listing_keys(argv, message, capsys):
+    if message is None:
+        cli.main(['experiment', *argv])
+        assert 'preset\ndata.batch_size\n' in capsys.readouterr().out
+        return
+    with pytest.raises(SystemExit) as e:
+        cli.main(['experiment', *argv])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_python_m_sandbox_experiment_is_the_experiment_command():
+    result = subprocess.run(
+        [sys.executable, '-m', 'sandbox.experiment', NSP, '--dry-run'],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '9 runs' in result.stdout  # three groups, three full seeds

@@ -43,8 +43,6 @@ TINY = {
         ['--out', 'plots/_readme_curves'],
     'python -m sandbox probing RUN_DIR --data-dir ../shared/data/wikitext-2':
         ['--num-sentences', '20'],
-    'python -m sandbox.experiment experiments/nsp.py --quick --data-dir '
-    '../shared/data/wikitext-2': ['--dry-run'],
 }
 
 

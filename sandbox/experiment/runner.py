@@ -1,0 +1,215 @@
+"""Running an experiment: train and probe each run, skip what finished.
+
+Every run trains into its own folder, <out>/runs/<run>/. result.json,
+written last, marks a run finished: a sweep that was stopped resumes where
+it left off, and a run stopped mid-way resumes from its checkpoint.
+"""
+import gc
+import json
+import pathlib
+import shutil
+import time
+import warnings
+from typing import Callable, NamedTuple, Optional
+
+import keras
+
+from sandbox import plots
+from sandbox.experiment.report import (summarize_history, write_report,
+                                       write_tables)
+from sandbox.pretrain import load_run_model, pretrain
+from sandbox.probe import CollapseWarning, probe_model, summarize
+from sandbox.runs import (RunDirError, config_differences, read_config,
+                          read_part, write_part)
+
+
+class RunOptions(NamedTuple):
+    """How each run of an experiment is trained and probed."""
+    data_dir: Optional[str] = None  # the WikiText-2 folder
+    verify: bool = True             # check the corpus files' sha1
+    probe: bool = True              # run the probing suite after training
+    keep_models: bool = True        # keep model.keras (needed to re-probe)
+    verbose: bool = False           # show each run's progress bar
+    log: Callable = print           # where the progress lines go
+
+
+def default_out(experiment, quick):
+    """plots/<name> for --quick (what is committed), plots/<name>-full."""
+    return pathlib.Path('plots') / (experiment.name if quick else
+                                    f'{experiment.name}-full')
+
+
+def default_command(experiment, quick):
+    """The command that runs `experiment`, for its README."""
+    return (f'python -m sandbox experiment experiments/{experiment.name}.py'
+            + (' --quick' if quick else ''))
+
+
+def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
+                   seeds=None, overrides=None, rerun=False,
+                   reprobe_all=False, probe=True, keep_models=True,
+                   verify=True, verbose=False, command=None, log=print):
+    """Run (or resume) every run of `experiment`, then write its report.
+
+    Args:
+        quick: the QUICK size and quick_seeds.
+        out: results folder (default plots/<name>, or plots/<name>-full).
+        seeds, overrides: see Experiment.runs.
+        rerun: train finished runs again.
+        reprobe_all: probe finished runs again from their model.keras.
+        probe, keep_models, verify, verbose, log: see RunOptions.
+        command: the command shown in the README (default_command's).
+    Returns:
+        The aggregated rows of the results table.
+    """
+    runs = experiment.runs(quick, seeds, overrides)  # validates first
+    out = pathlib.Path(out) if out else default_out(experiment, quick)
+    (out / 'runs').mkdir(parents=True, exist_ok=True)
+    options = RunOptions(data_dir, verify, probe, keep_models, verbose, log)
+    results, start = [], time.perf_counter()
+    for i, run in enumerate(runs, 1):
+        head = f'[{i}/{len(runs)}] {run.label}, seed {run.seed}'
+        results.append(run_or_skip(run, out / 'runs' / run.name, head,
+                                   options, rerun, reprobe_all))
+        write_tables(out, results)
+    rows = write_report(experiment, out, runs, results, quick,
+                        command or default_command(experiment, quick))
+    log(f'{len(runs)} runs in {time.perf_counter() - start:.0f} s; '
+        f'results in {out}/ (README.md, results.md, results.csv)')
+    return rows
+
+
+def run_or_skip(run, run_dir, head, options, rerun=False,
+                reprobe_all=False):
+    """A run's result: stored if it finished (probed again if asked)."""
+    result = None if rerun else finished(run, run_dir)
+    if result is not None and (reprobe_all or (
+            options.probe and 'probe_self_sim' not in result['metrics'])):
+        options.log(f'{head}: finished; probing again')
+        return reprobe(run, run_dir, result, options)
+    if result is not None:
+        options.log(f'{head}: finished, skipped')
+        return result
+    options.log(f'{head}: training')
+    result = execute(run, run_dir, options)
+    m = result['metrics']
+    options.log(f'    val MLM loss {m["final_val_mlm_l"]:.3f}, acc '
+                f'{m["final_val_mlm_acc"]:.3f}, NSP acc '
+                f'{m["final_val_nsp_acc"]:.3f}, {m["pairs_per_sec"]:.0f} '
+                f'pairs/s, {m["wall_time"]:.0f} s')
+    return result
+
+
+def report_only(experiment, *, quick=False, out=None, seeds=None,
+                overrides=None, command=None):
+    """Rewrite tables, plots and README from the finished runs on disk."""
+    runs = experiment.runs(quick, seeds, overrides)
+    out = pathlib.Path(out) if out else default_out(experiment, quick)
+    results = [r for r in (finished(run, out / 'runs' / run.name)
+                           for run in runs) if r is not None]
+    if not results:
+        raise FileNotFoundError(f'no finished run of {experiment.name} '
+                                f'in {out / "runs"}')
+    done = {r['name'] for r in results}
+    return write_report(experiment, out, [r for r in runs if r.name in done],
+                        results, quick,
+                        command or default_command(experiment, quick))
+
+
+# ------------------------------------------------------------- one run
+
+def execute(run, run_dir, options=RunOptions()):
+    """Train, plot and probe one run into a fresh `run_dir`; return result.
+
+    result.json is written last: its presence marks a finished run.
+    """
+    if run_dir.exists() and not resumable(run, run_dir):
+        shutil.rmtree(run_dir)  # an interrupted run: start it afresh
+    start = time.perf_counter()
+    out = pretrain(run.configs.data, run.configs.model, run.configs.train,
+                   data_dir=options.data_dir, run_dir=run_dir, plot=False,
+                   verbose=options.verbose, verify=options.verify)
+    wall_time = time.perf_counter() - start
+    plots.save_loss_plot(out['history'], run_dir / 'loss',
+                         run.configs.train.num_steps, out['baseline'])
+    metrics = summarize_history(out['history'], run.configs.data.batch_size)
+    metrics['wall_time'] = wall_time
+    if options.probe:
+        metrics.update(probe_run(run, run_dir, out['net'], out['vocab'],
+                                 options))
+    # model.keras holds the trained weights: the checkpoints are spent
+    shutil.rmtree(run_dir / 'checkpoints', ignore_errors=True)
+    if not options.keep_models:
+        (run_dir / 'model.keras').unlink(missing_ok=True)
+    result = {'name': run.name, 'label': run.label, 'seed': run.seed,
+              'point': run.point, 'settings': _normal(run.settings),
+              'configs': run.configs.to_dict(), 'metrics': metrics}
+    write_part(run_dir, 'result', result)
+    del out
+    keras.backend.clear_session()
+    gc.collect()
+    return result
+
+
+def probe_run(run, run_dir, net, vocab, options):
+    """Probe a trained net; write probe.json; return the summary scores."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', CollapseWarning)
+        report = probe_model(net, vocab, options.data_dir, run.configs.probe,
+                             run.configs.data.max_len, options.verify)
+    for w in caught:
+        if issubclass(w.category, CollapseWarning):
+            options.log(f'    warning: {w.message}')
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename,
+                                   w.lineno)
+    write_part(run_dir, 'probe', report)
+    return summarize(report)
+
+
+def reprobe(run, run_dir, result, options):
+    """Probe a finished run again from its model.keras; update result.json."""
+    net, vocab = load_run_model(run_dir)
+    result['metrics'].update(probe_run(run, run_dir, net, vocab, options))
+    write_part(run_dir, 'result', result)
+    keras.backend.clear_session()
+    return result
+
+
+def _normal(obj):
+    """JSON round trip, so tuples and lists compare equal."""
+    return json.loads(json.dumps(obj))
+
+
+def resumable(run, run_dir):
+    """Whether an unfinished run folder has a checkpoint of this config.
+
+    pretrain resumes such a run where its newest checkpoint left off;
+    anything else in the folder (no checkpoint, another config) is stale.
+    """
+    if not (run_dir / 'checkpoints').is_dir():
+        return False
+    try:
+        stored = read_config(run_dir)
+    except (FileNotFoundError, RunDirError):
+        return False
+    return not config_differences(stored, _normal(run.configs.to_dict()))
+
+
+def finished(run, run_dir):
+    """The stored result of a finished run with this config, else None.
+
+    Raises ValueError if the folder holds a finished run of another config
+    (the experiment changed since): delete it or pass rerun=True.
+    """
+    result = read_part(run_dir, 'result')
+    if result is None:
+        return None
+    wanted = _normal(run.configs.to_dict())
+    differ = config_differences(result.get('configs', {}), wanted,
+                                sections=tuple(wanted))
+    if differ:
+        raise ValueError(f'{run_dir} holds a finished run whose config '
+                         f'differs in {differ}; delete it or rerun '
+                         '(--rerun)')
+    return result

@@ -1,0 +1,94 @@
+"""Tests for sandbox.experiment.report: summaries, tables, the reading."""
+import statistics
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.experiment import report as X
+from tests.conftest import make_experiment as make
+
+
+def test_summarize_history():
+    history = [
+        {'step': 1, 'mlm_l': 9.0, 'nsp_l': 0.8, 'pairs_per_sec': 1.0},
+        {'step': 2, 'mlm_l': 8.0, 'nsp_l': 0.7, 'pairs_per_sec': 100.0,
+         'val_mlm_l': 7.0, 'val_mlm_acc': 0.2, 'val_ppl': 1096.6,
+         'val_nsp_l': 0.6, 'val_nsp_acc': 0.6},
+        {'step': 3, 'mlm_l': 7.0, 'nsp_l': 0.6, 'pairs_per_sec': 300.0,
+         'val_mlm_l': None},
+        {'step': 4, 'mlm_l': 6.0, 'nsp_l': 0.5, 'pairs_per_sec': 300.0,
+         'val_mlm_l': 7.5, 'val_mlm_acc': 0.1, 'val_ppl': 1808.0,
+         'val_nsp_l': 0.7, 'val_nsp_acc': 0.5},
+    ]
+    s = X.summarize_history(history, batch_size=10)
+    assert s['final_val_mlm_l'] == 7.5 and s['best_val_mlm_l'] == 7.0
+    assert s['final_val_mlm_acc'] == 0.1 and s['best_val_mlm_acc'] == 0.2
+    assert s['final_val_nsp_acc'] == 0.5
+    # 3 timed steps at 100, 300, 300 pairs/s: 3 / (1/100 + 2/300) = 180
+    assert s['pairs_per_sec'] == pytest.approx(180)
+    assert s['steps'] == 4 and s['pairs_seen'] == 40
+    assert s['train_mlm_l'] == 6.0
+    with pytest.raises(ValueError, match='no validation'):
+        X.summarize_history(history[:1], 10)
+
+
+def result(label, seed, **metrics):
+    return {'label': label, 'seed': seed, 'name': f'{label}-{seed}',
+            'metrics': metrics}
+
+
+def test_aggregate_gives_mean_and_sample_std_over_seeds():
+    rows = X.aggregate([result('a', 0, x=1.0, y=None),
+                        result('b', 0, x=10.0, y=4.0),
+                        result('a', 1, x=2.0, y=None),
+                        result('a', 2, x=3.0, y=None)], columns=('x', 'y'))
+    a, b = rows
+    assert (a['label'], a['n'], b['label'], b['n']) == ('a', 3, 'b', 1)
+    assert a['x_mean'] == 2.0 and a['x_std'] == 1.0
+    assert a['y_mean'] is None and a['y_std'] is None
+    assert b['x_mean'] == 10.0 and b['x_std'] is None  # one seed: no std
+    assert b['y_mean'] == 4.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=6))
+def test_aggregate_matches_the_statistics_module(values):
+    row, = X.aggregate([result('g', i, x=v) for i, v in enumerate(values)],
+                       columns=('x',))
+    assert row['x_mean'] == pytest.approx(statistics.fmean(values),
+                                          abs=1e-9)
+    assert row['x_std'] == pytest.approx(statistics.stdev(values), abs=1e-6)
+
+
+def test_markdown_table_formats_and_bolds_the_best():
+    rows = X.aggregate([result('a', 0, final_val_mlm_l=6.0, pairs_per_sec=5),
+                        result('a', 1, final_val_mlm_l=7.0, pairs_per_sec=5),
+                        result('b', 0, final_val_mlm_l=6.0,
+                               pairs_per_sec=5)])
+    table = X.markdown_table(rows)
+    lines = table.splitlines()
+    assert lines[0] == '| group | n | val MLM loss | pairs/s |'
+    assert lines[2] == '| a | 2 | 6.500 ± 0.707 | 5 ± 0 |'
+    # b has the lowest loss; equal speeds get no bold
+    assert lines[3] == '| b | 1 | **6.000** | 5 |'
+
+
+def test_interpret_reads_the_baseline_difference():
+    e = make(baseline='nsp_weight=1')
+    rows = X.aggregate(
+        [result('nsp_weight=1', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
+                final_val_nsp_acc=0.8, pairs_per_sec=100.0)
+         for s, v in enumerate([6.0, 6.2, 6.1])] +
+        [result('nsp_weight=0', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
+                final_val_nsp_acc=0.5, pairs_per_sec=100.0)
+         for s, v in enumerate([5.0, 5.2, 5.1])])
+    text = X.interpret(e, rows, 'At size:')
+    assert text.startswith('At size: The lowest final validation MLM loss')
+    assert '5.100 for `nsp_weight=0`' in text
+    # -1.0 with s.e. sqrt(0.01/3 + 0.01/3) = 0.082
+    assert 'Against the baseline (`nsp_weight=1`), the loss changes ' \
+        'beyond the seed-to-seed noise (more than 2 standard errors) for ' \
+        '`nsp_weight=0` (-1.000 ± 0.082).' in text
+    assert 'same for every group (0.100)' in text
+    assert 'NSP accuracy ranges 0.500 (`nsp_weight=0`) to 0.800' in text

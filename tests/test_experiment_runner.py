@@ -1,0 +1,94 @@
+"""Tests for sandbox.experiment.runner: a tiny sweep end to end."""
+import json
+
+import pytest
+
+from sandbox.experiment import runner as X
+from tests.conftest import make_experiment as make
+
+TINY = {'preset': 'tiny', 'data.batch_size': 8, 'data.max_len': 32,
+        'data.min_freq': 1, 'train.num_steps': 3, 'train.val_every': 3,
+        'train.val_batches': 1, 'train.warmup_steps': 0,
+        'probe.num_sentences': 12, 'probe.min_contexts': 2}
+
+
+@pytest.fixture(scope='module')
+def finished_sweep(synthetic_dir, tmp_path_factory):
+    """A tiny two-group, two-seed experiment run end to end."""
+    e = make(settings=TINY, quick_seeds=(0, 1), baseline='nsp_weight=1')
+    out = tmp_path_factory.mktemp('sweep')
+    lines = []
+    rows = X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
+                            verify=False, log=lines.append)
+    return e, out, rows, lines
+
+
+def test_run_experiment_end_to_end(finished_sweep):
+    e, out, rows, lines = finished_sweep
+    assert [(r['label'], r['n']) for r in rows] == [('nsp_weight=1', 2),
+                                                    ('nsp_weight=0', 2)]
+    for name in ('results.csv', 'results.md', 'runs.csv', 'README.md',
+                 'curves.png', 'curves.svg', 'summary.png', 'layers.png',
+                 'layers.svg', 'attention.png'):
+        assert (out / name).stat().st_size > 0, name
+    run = out / 'runs' / 'nsp_weight=0__seed=1'
+    for name in ('config.json', 'metrics.csv', 'loss.png', 'probe.json',
+                 'result.json', 'model.keras'):
+        assert (run / name).is_file(), name
+    assert not (run / 'checkpoints').exists()
+    stored = json.loads((run / 'result.json').read_text())
+    assert stored['configs']['train']['nsp_weight'] == 0.0
+    assert stored['metrics']['steps'] == 3
+    readme = (out / 'README.md').read_text()
+    assert '| nsp_weight=1 | 2 |' in readme
+    assert '## What the numbers say' in readme and '![' in readme
+    assert 'python -m sandbox experiment experiments/t.py --quick' in readme
+    csv_lines = (out / 'results.csv').read_text().splitlines()
+    assert csv_lines[0].startswith('label,n,final_val_mlm_l_mean,')
+    assert len(csv_lines) == 3
+    assert sum('training' in line for line in lines) == 4
+
+
+def test_finished_runs_are_skipped(finished_sweep, synthetic_dir,
+                                   monkeypatch):
+    e, out, rows, _ = finished_sweep
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('a finished run was trained again')
+
+    monkeypatch.setattr(X, 'execute', no_training)
+    lines = []
+    again = X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
+                             verify=False, log=lines.append)
+    assert sum('finished, skipped' in line for line in lines) == 4
+    assert again == rows
+
+
+def test_an_interrupted_run_is_run_again(finished_sweep, synthetic_dir):
+    e, out, _, _ = finished_sweep
+    run = out / 'runs' / 'nsp_weight=1__seed=1'
+    (run / 'result.json').unlink()  # as if killed before the end
+    lines = []
+    X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
+                     verify=False, log=lines.append)
+    assert sum('training' in line for line in lines) == 1
+    metrics = (run / 'metrics.csv').read_text().splitlines()
+    assert len(metrics) == 1 + 3  # header + 3 steps, none doubled
+
+
+def test_a_changed_config_is_not_silently_reused(finished_sweep):
+    e, out, _, _ = finished_sweep
+    changed = make(settings={**TINY, 'train.lr': 0.002}, quick_seeds=(0, 1))
+    run = changed.runs(quick=True)[0]
+    with pytest.raises(ValueError, match=r"differs in \['train.lr'\].*"
+                                         r"--rerun"):
+        X.finished(run, out / 'runs' / run.name)
+
+
+def test_report_only_rewrites_from_disk(finished_sweep):
+    e, out, _, _ = finished_sweep
+    (out / 'README.md').unlink()
+    rows = X.report_only(e, quick=True, out=out)
+    assert [(r['label'], r['n']) for r in rows] == [('nsp_weight=1', 2),
+                                                    ('nsp_weight=0', 2)]
+    assert '| nsp_weight=0 | 2 |' in (out / 'README.md').read_text()

@@ -1,0 +1,150 @@
+"""Tests for sandbox.experiment.spec: grids, sizes, rejection up front."""
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.experiment import spec as X
+from tests.conftest import ROOT, make_experiment as make
+
+SHIPPED = sorted((ROOT / 'experiments').glob('*.py'))
+
+
+# ------------------------------------------------------------ the grid
+
+def test_grid_is_the_product_seed_by_seed():
+    e = make(grid={'data.mask_rate': [0.15, 0.4],
+                   'data.mask_split': {'80/10/10': (0.8, 0.1, 0.1),
+                                       'all-mask': (1.0, 0.0, 0.0)}},
+             seeds=(3, 5))
+    runs = e.runs()
+    assert [(r.label, r.seed) for r in runs] == [
+        ('mask_rate=0.15, mask_split=80/10/10', 3),
+        ('mask_rate=0.15, mask_split=all-mask', 3),
+        ('mask_rate=0.4, mask_split=80/10/10', 3),
+        ('mask_rate=0.4, mask_split=all-mask', 3),
+        ('mask_rate=0.15, mask_split=80/10/10', 5),
+        ('mask_rate=0.15, mask_split=all-mask', 5),
+        ('mask_rate=0.4, mask_split=80/10/10', 5),
+        ('mask_rate=0.4, mask_split=all-mask', 5)]
+    last = runs[-1]
+    assert last.name == 'mask_rate=0.4__mask_split=all-mask__seed=5'
+    assert last.configs.data.mask_rate == 0.4
+    assert last.configs.data.mask_split == (1.0, 0.0, 0.0)
+    assert last.configs.data.seed == last.configs.train.seed == 5
+    assert last.point == {'mask_rate': '0.4', 'mask_split': 'all-mask'}
+
+
+def test_an_axis_can_set_several_fields():
+    e = make(grid={'width': {'64': {'model.num_hiddens': 64,
+                                    'model.ffn_num_hiddens': 128},
+                             '256': {'model.num_hiddens': 256,
+                                     'model.ffn_num_hiddens': 512}}},
+             seeds=(0,))
+    runs = e.runs()
+    assert [r.label for r in runs] == ['width=64', 'width=256']
+    assert [(r.configs.model.num_hiddens, r.configs.model.ffn_num_hiddens)
+            for r in runs] == [(64, 128), (256, 512)]
+
+
+def test_sizes_settings_and_overrides_stack_in_order():
+    e = make(settings={'train.num_steps': 7, 'preset': 'tiny',
+                       'model.num_blks': 3},
+             quick={'train.num_steps': 5}, full={'data.batch_size': 32})
+    full, quick = e.runs()[0], e.runs(quick=True)[0]
+    assert full.configs.train.num_steps == 7
+    assert full.configs.data.batch_size == 32
+    assert full.configs.train.val_every == X.FULL['train.val_every']
+    assert quick.configs.train.num_steps == 5
+    assert quick.configs.data.batch_size == X.QUICK['data.batch_size']
+    # the preset first, then model.* fields over it
+    assert quick.configs.model.num_hiddens == 8
+    assert quick.configs.model.num_blks == 3
+    assert len(e.runs(quick=True)) == 2 * len(e.quick_seeds)
+    over = e.runs(quick=True, seeds=[9],
+                  overrides={'train.lr': 0.5})
+    assert [r.seed for r in over] == [9, 9]
+    assert over[0].configs.train.lr == 0.5
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
+       st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True))
+def test_run_count_is_the_product_and_names_are_unique(sizes, seeds):
+    keys = ['train.warmup_steps', 'train.val_every', 'model.num_blks']
+    grid = {k: list(range(1, n + 1)) for k, n in zip(keys, sizes)}
+    runs = make(grid=grid, seeds=tuple(seeds)).runs()
+    assert len(runs) == math.prod(sizes) * len(seeds)
+    assert len({r.name for r in runs}) == len(runs)
+    assert len({r.label for r in runs}) == math.prod(sizes)
+
+
+# ------------------------------------------------- rejection, up front
+
+@pytest.mark.parametrize('kwargs,match', [
+    ({'grid': {'train.nsp_wieght': [1.0]}},
+     r"'train.nsp_wieght' is not a config field \(did you mean "
+     r"'train.nsp_weight'.*\); known keys: preset, data.batch_size"),
+    ({'settings': {'model.hidden_dim': 4}}, r"'model.hidden_dim'"),
+    ({'quick': {'trian.lr': 0.1}}, r"quick key 'trian.lr'.*'train.lr'"),
+    ({'grid': {'width': {'a': {'model.num_hidens': 4}}}},
+     r"'model.num_hidens'.*'model.num_hiddens'"),
+    ({'grid': {'nsp_weight': [1.0]}}, r"'nsp_weight' is not a config field"
+     r" \(did you mean 'train.nsp_weight'"),
+    ({'grid': {'train.seed': [1, 2]}}, 'seeds are set by'),
+    ({'grid': {'model.num_heads': [2, 3]}},
+     r'\[num_heads=3\].*num_hiddens \(128\).*num_heads \(3\)'),
+    ({'grid': {'data.mask_rate': [0.15, 1.5]}}, r'mask_rate must be in'),
+    ({'grid': {'preset': ['d2l', 'huge']}}, 'preset must be one of'),
+    ({'settings': {'data.max_len': 2000}}, 'exceeds model.max_len'),
+    ({'grid': {}}, 'grid must be a non-empty dict'),
+    ({'grid': {'train.lr': []}}, 'has no values'),
+    ({'grid': {'train.lr': {'a': 0.1, 'b': 0.2}}, 'baseline': 'lr=0.3'},
+     r"baseline 'lr=0.3' is not a group"),
+    ({'seeds': (0, 0)}, 'seeds must be distinct'),
+    ({'name': 'a b'}, 'name must be a folder-safe'),
+    ({'grid': {'model.width': {'64': {'model.num_hiddens': 64}}}},
+     r"'model.width' is not a config field"),
+    ({'grid': {'train.lr': {'a/b': 0.1, 'a-b': 0.2}}},
+     r"same folder twice: \['lr=a-b__seed=0'"),
+])
+def test_bad_experiments_are_rejected_with_the_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make(**kwargs)
+
+
+def test_bad_values_are_rejected_at_quick_size_too():
+    with pytest.raises(ValueError, match='num_steps'):
+        make(quick={'train.num_steps': 0})
+
+
+def test_overrides_are_checked_and_cannot_change_an_axis():
+    e = make()
+    with pytest.raises(ValueError, match="'train.nsp_weight'.*grid axis"):
+        e.runs(overrides={'train.nsp_weight': 0.3})
+    with pytest.raises(ValueError, match="'train.lrr'"):
+        e.runs(overrides={'train.lrr': 0.3})
+
+
+@pytest.mark.parametrize('path', SHIPPED, ids=lambda p: p.stem)
+def test_shipped_experiments_load_and_validate(path):
+    e = X.load_experiment(path)
+    assert e.name == path.stem
+    assert e.baseline_label in [label for label, _, _ in e.points()]
+    assert len(e.runs(quick=True)) == len(e.points()) * len(e.quick_seeds)
+
+
+def test_shipped_experiments_are_the_ablations_and_the_recipe_sweep():
+    assert [p.stem for p in SHIPPED] == [
+        'architecture', 'depth_width', 'masking', 'nsp', 'recipe',
+        'static_dynamic']
+
+
+def test_load_experiment_needs_an_experiment(tmp_path):
+    path = tmp_path / 'e.py'
+    path.write_text('EXPERIMENT = 3\n')
+    with pytest.raises(ValueError, match='EXPERIMENT = Experiment'):
+        X.load_experiment(path)
+    with pytest.raises(FileNotFoundError):
+        X.load_experiment(tmp_path / 'missing.py')
