@@ -24,6 +24,19 @@ import statistics
 import sys
 import time
 
+import keras
+import tensorflow as tf
+
+from sandbox import data, model
+from sandbox.config import configs_from_settings, parse_settings
+from sandbox.loss import get_batch_loss_bert
+from sandbox.pretrain import build_model
+from sandbox.train import (make_optimizer, make_reference_step,
+                           make_train_step)
+
+# The optimised step computes the MLM head at the real slots only
+SLOTS = {'reference': 'all', 'optimised': 'real'}
+
 
 def parse_args(argv=None):
     """The command line."""
@@ -48,8 +61,9 @@ def parse_args(argv=None):
                    help='untimed steps after the first')
     p.add_argument('--step', default='optimised',
                    choices=['optimised', 'reference', 'both'],
-                   help="reference: the unoptimised step (d2l-style loss "
-                   "on all logits, Keras dropout); both: alternate them")
+                   help='reference: train.make_reference_step (d2l-style '
+                   'loss on all logits) with Keras dropout; both: alternate '
+                   'them')
     p.add_argument('--breakdown', action='store_true',
                    help='also time ablations: forward only, no MLM slots, '
                    'no dropout')
@@ -62,7 +76,6 @@ def parse_args(argv=None):
 
 def configs_from_args(args):
     """(DataConfig, ModelConfig, TrainConfig) of the flags and --set."""
-    from sandbox.config import configs_from_settings, parse_settings
     settings = {
         'data.batch_size': args.batch_size, 'data.max_len': args.max_len,
         'model.num_blks': args.blocks, 'model.num_hiddens': args.hidden,
@@ -98,142 +111,53 @@ def rss_mib():
 
 
 def main(argv=None):
+    """Build the steps, time them alternately, print the figures."""
     args = parse_args(argv)
-    import tensorflow as tf
     if args.intra_threads:
         tf.config.threading.set_intra_op_parallelism_threads(
             args.intra_threads)
     if args.inter_threads:
         tf.config.threading.set_inter_op_parallelism_threads(
             args.inter_threads)
-    import keras
-    from sandbox import data
     data_config, model_config, train_config = configs_from_args(args)
-    d, m, dtype = data_config, model_config, train_config.dtype_policy
     train_iter, vocab = data.load_data_wiki(
-        d.batch_size, d.max_len, args.data_dir, config=data_config,
-        drop_remainder=True)
+        data_config.batch_size, data_config.max_len, args.data_dir,
+        config=data_config, drop_remainder=True)
     it = iter(train_iter)
     held = [next(it) for _ in range(8)]  # batches held in memory
     del it
     rss_data = rss_mib()
-
     names = {'optimised': ['optimised'], 'reference': ['reference'],
              'both': ['reference', 'optimised']}[args.step]
     steps, first = {}, {}
     for name in names:
-        step = build_step(name, model_config, len(vocab), train_config)
-        start = time.perf_counter()
-        float(step(held[0])['l'])
-        first[name] = time.perf_counter() - start
-        steps[name] = step
+        steps[name] = build_step(name, model_config, train_config,
+                                 len(vocab))
+        first[name] = timed(steps[name], held[0])
     variants = {name: (steps[name], held) for name in names}
     if args.breakdown:
-        variants.update(breakdown_steps(model_config, len(vocab),
-                                        train_config, held))
-    for name, (step, batches) in variants.items():
-        for i in range(args.warmup):
-            float(step(batches[i % len(batches)])['l'])
-
-    # Alternate: one step of each variant, then one from the pipeline
-    main_name = names[-1]
-    pipeline = _endless(train_iter)
-    times = {name: [] for name in variants}
-    times['pipeline'], peaks = [], []
-    for i in range(args.steps):
-        for name, (step, batches) in variants.items():
-            times[name].append(timed(step, batches[i % len(batches)]))
-        times['pipeline'].append(timed(steps[main_name], None, pipeline))
-        if i % 5 == 0:  # the matmul peak, under the same conditions
-            peaks.append(matmul_peak(tf, dtype))
+        variants.update(breakdown_steps(model_config, train_config,
+                                        len(vocab), held))
+    times, peaks = time_alternately(variants, steps[names[-1]], train_iter,
+                                    args, train_config.dtype_policy)
     if args.profile:
         tf.profiler.experimental.start(args.profile)
         for i in range(3):
-            float(steps[main_name](held[i])['l'])
+            float(steps[names[-1]](held[i])['l'])
         tf.profiler.experimental.stop()
-
-    num_slots = held[0].pred_positions.shape[1]
-    real = statistics.mean(float(tf.reduce_mean(b.mlm_weights))
-                           for b in held)
-    sizes = (d.batch_size, d.max_len, num_slots, len(vocab),
-             m.num_hiddens, m.ffn_num_hiddens, m.num_blks)
-    flops = step_flops(*sizes)
-    # The optimised step computes the MLM head at the real slots only
-    executed = {'reference': flops,
-                'optimised': step_flops(*sizes, slot_fraction=real)}
-    peak = statistics.median(peaks)
-    print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
-          f'{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} '
-          f'at the end), threads intra '
-          f'{tf.config.threading.get_intra_op_parallelism_threads()} inter '
-          f'{tf.config.threading.get_inter_op_parallelism_threads()}')
-    print(f'config: batch {d.batch_size}, max_len {d.max_len}, '
-          f'{m.num_blks} blocks, hidden {m.num_hiddens}, heads '
-          f'{m.num_heads}, ffn {m.ffn_num_hiddens}, vocab {len(vocab)}, '
-          f'{num_slots} MLM slots ({real:.0%} real), {dtype}, xla '
-          f'{train_config.jit_compile}')
-    print(f'matmul FLOP/step: {flops / 1e9:.1f} G with all slots (d2l), '
-          f'{executed["optimised"] / 1e9:.1f} G at the real slots; matmul '
-          f'peak {peak:.0f} GFLOP/s ({_mm_dtype(dtype)} 2048^3, this '
-          f'run)')
-    for name in names:
-        t = statistics.median(times[name])
-        rate = executed[name] / t / 1e9
-        print(f'{name:>10}: {d.batch_size / t:7.1f} pairs/sec '
-              f'({t * 1e3:5.0f} ms/step, median of {len(times[name])}); '
-              f'{rate:5.1f} GFLOP/s executed = {rate / peak:.0%} of peak')
-    if len(names) > 1:
-        ref, opt = (statistics.median(times[name]) for name in names)
-        print(f'speed-up: {ref / opt:.2f}x')
-    t_main = statistics.median(times[main_name])
-    for name in ('forward only', 'no MLM slots', 'no dropout'):
-        if name in times:
-            t = statistics.median(times[name])
-            what = {'forward only': 'forward pass + loss',
-                    'no MLM slots': 'MLM head + loss cost',
-                    'no dropout': 'dropout costs'}[name]
-            cost = t if name == 'forward only' else t_main - t
-            print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> {what} '
-                  f'{cost * 1e3:4.0f} ms ({cost / t_main:.0%} of the step)')
-    compile_ = 'XLA compile' if train_config.jit_compile else 'trace'
-    for name in names:
-        print(f'first step ({name}): {first[name]:.2f} s ({compile_} + one '
-              'step)')
-    t_mem = statistics.median(times[main_name])
-    t_pipe = statistics.median(times['pipeline'])
-    print(f'input pipeline: {t_pipe * 1e3:.0f} ms/step on real batches vs '
-          f'{t_mem * 1e3:.0f} held in memory: {t_pipe / t_mem - 1:+.1%}')
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f'peak RSS {peak_rss:,.0f} MiB (RSS with the data loaded, before '
-          f'the model: {rss_data:,.0f} MiB)')
+    print_figures(names, times, first, statistics.median(peaks),
+                  (data_config, model_config, train_config), held,
+                  len(vocab), rss_data)
 
 
-def build_step(name, model_config, vocab_size, train_config):
-    """A fresh model, Adam and step: train's optimised one or the reference."""
-    import tensorflow as tf
-    from sandbox.pretrain import build_model
-    from sandbox.train import make_optimizer, make_train_step
-    strategy = tf.distribute.get_strategy()
+def build_step(name, model_config, train_config, vocab_size):
+    """A fresh model, Adam and step: train's optimised one or the reference.
+
+    The reference's model has Keras's Dropout, as before the faster one.
+    """
+    fast_dropout = model.Dropout
     if name == 'reference':
-        return reference_step(model_config, vocab_size, train_config)
-    net = build_model(model_config, vocab_size, train_config)
-    net.build()
-    optimizer = make_optimizer(train_config)
-    optimizer.build(net.trainable_variables)
-    return make_train_step(net, optimizer, train_config, strategy)
-
-
-def reference_step(model_config, vocab_size, train_config):
-    """The unoptimised step: full (B, P, V) logits, d2l-style loss (with
-    tf.where on the logits and sparse_softmax_cross_entropy), Keras
-    dropout, IndexedSlices embedding gradients."""
-    import keras
-    import tensorflow as tf
-    from sandbox import model
-    from sandbox.loss import get_batch_loss_bert
-    from sandbox.pretrain import build_model
-    from sandbox.train import _global_parts, make_optimizer
-    fast_dropout, model.Dropout = model.Dropout, keras.layers.Dropout
+        model.Dropout = keras.layers.Dropout
     try:
         net = build_model(model_config, vocab_size, train_config)
         net.build()
@@ -241,31 +165,14 @@ def reference_step(model_config, vocab_size, train_config):
         model.Dropout = fast_dropout
     optimizer = make_optimizer(train_config)
     optimizer.build(net.trainable_variables)
-    strategy = tf.distribute.get_strategy()
-
-    def replica_step(batch):
-        with tf.GradientTape() as tape:
-            parts = _global_parts(get_batch_loss_bert(net, batch), batch)
-            parts['l'] = parts['mlm_l'] + parts['nsp_l']
-        grads = tape.gradient(parts['l'], net.trainable_variables)
-        optimizer.apply_gradients(zip(grads, net.trainable_variables))
-        return parts
-
-    @tf.function(jit_compile=train_config.jit_compile,
-                 reduce_retracing=True)
-    def step(batch):
-        parts = strategy.run(replica_step, args=(batch,))
-        return {k: strategy.reduce('SUM', v, axis=None)
-                for k, v in parts.items()}
-
-    return step
+    if name == 'reference':
+        return make_reference_step(net, optimizer, train_config.jit_compile)
+    return make_train_step(net, optimizer, train_config,
+                           tf.distribute.get_strategy())
 
 
-def breakdown_steps(model_config, vocab_size, train_config, held):
+def breakdown_steps(model_config, train_config, vocab_size, held):
     """Ablations of the optimised step: {name: (step, batches)}."""
-    import tensorflow as tf
-    from sandbox.loss import get_batch_loss_bert
-    from sandbox.pretrain import build_model
     net = build_model(model_config, vocab_size, train_config)
     net.build()
 
@@ -277,11 +184,93 @@ def breakdown_steps(model_config, vocab_size, train_config, held):
     no_mlm = [b._replace(mlm_weights=tf.zeros_like(b.mlm_weights))
               for b in held]
     no_dropout = model_config.replace(dropout=0.0, attention_dropout=0.0)
-    step = build_step('optimised', model_config, vocab_size, train_config)
+    step = build_step('optimised', model_config, train_config, vocab_size)
     return {'forward only': (forward, held),
             'no MLM slots': (step, no_mlm),
-            'no dropout': (build_step('optimised', no_dropout, vocab_size,
-                                      train_config), held)}
+            'no dropout': (build_step('optimised', no_dropout, train_config,
+                                      vocab_size), held)}
+
+
+def time_alternately(variants, main_step, train_iter, args, dtype):
+    """Warm up, then time one step of each variant in turn, and one of
+    `main_step` on the pipeline's batches; the matmul peak every 5 rounds.
+
+    Returns ({variant or 'pipeline': [seconds]}, [peak GFLOP/s]).
+    """
+    for step, batches in variants.values():
+        for i in range(args.warmup):
+            float(step(batches[i % len(batches)])['l'])
+    pipeline = _endless(train_iter)
+    times = {name: [] for name in [*variants, 'pipeline']}
+    peaks = []
+    for i in range(args.steps):
+        for name, (step, batches) in variants.items():
+            times[name].append(timed(step, batches[i % len(batches)]))
+        times['pipeline'].append(timed(main_step, None, pipeline))
+        if i % 5 == 0:  # the matmul peak, under the same conditions
+            peaks.append(matmul_peak(dtype))
+    return times, peaks
+
+
+def print_figures(names, times, first, peak, configs, held, vocab_size,
+                  rss_data):
+    """Print the machine, the config and every figure measured."""
+    d, m, t = configs
+    num_slots = held[0].pred_positions.shape[1]
+    real = statistics.mean(float(tf.reduce_mean(b.mlm_weights))
+                           for b in held)
+    sizes = (d.batch_size, d.max_len, num_slots, vocab_size, m.num_hiddens,
+             m.ffn_num_hiddens, m.num_blks)
+    executed = {'all': step_flops(*sizes),
+                'real': step_flops(*sizes, slot_fraction=real)}
+    print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
+          f'{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} '
+          f'at the end), threads intra '
+          f'{tf.config.threading.get_intra_op_parallelism_threads()} inter '
+          f'{tf.config.threading.get_inter_op_parallelism_threads()}')
+    print(f'config: batch {d.batch_size}, max_len {d.max_len}, '
+          f'{m.num_blks} blocks, hidden {m.num_hiddens}, heads '
+          f'{m.num_heads}, ffn {m.ffn_num_hiddens}, vocab {vocab_size}, '
+          f'{num_slots} MLM slots ({real:.0%} real), {t.dtype_policy}, xla '
+          f'{t.jit_compile}')
+    print(f'matmul FLOP/step: {executed["all"] / 1e9:.1f} G with all slots '
+          f'(d2l), {executed["real"] / 1e9:.1f} G at the real slots; matmul '
+          f'peak {peak:.0f} GFLOP/s ({_mm_dtype(t.dtype_policy)} 2048^3, '
+          'this run)')
+    for name in names:
+        seconds = statistics.median(times[name])
+        rate = executed[SLOTS[name]] / seconds / 1e9
+        print(f'{name:>10}: {d.batch_size / seconds:7.1f} pairs/sec '
+              f'({seconds * 1e3:5.0f} ms/step, median of '
+              f'{len(times[name])}); {rate:5.1f} GFLOP/s executed = '
+              f'{rate / peak:.0%} of peak')
+    if len(names) > 1:
+        ref, opt = (statistics.median(times[name]) for name in names)
+        print(f'speed-up: {ref / opt:.2f}x')
+    print_breakdown(times, statistics.median(times[names[-1]]))
+    compile_ = 'XLA compile' if t.jit_compile else 'trace'
+    for name in names:
+        print(f'first step ({name}): {first[name]:.2f} s ({compile_} + one '
+              'step)')
+    t_mem = statistics.median(times[names[-1]])
+    t_pipe = statistics.median(times['pipeline'])
+    print(f'input pipeline: {t_pipe * 1e3:.0f} ms/step on real batches vs '
+          f'{t_mem * 1e3:.0f} held in memory: {t_pipe / t_mem - 1:+.1%}')
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'peak RSS {peak_rss:,.0f} MiB (RSS with the data loaded, before '
+          f'the model: {rss_data:,.0f} MiB)')
+
+
+def print_breakdown(times, t_main):
+    """What each ablation says the step's parts cost."""
+    for name, what in (('forward only', 'forward pass + loss'),
+                       ('no MLM slots', 'MLM head + loss cost'),
+                       ('no dropout', 'dropout costs')):
+        if name in times:
+            t = statistics.median(times[name])
+            cost = t if name == 'forward only' else t_main - t
+            print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> {what} '
+                  f'{cost * 1e3:4.0f} ms ({cost / t_main:.0%} of the step)')
 
 
 def timed(step, batch, source=None):
@@ -292,11 +281,12 @@ def timed(step, batch, source=None):
 
 
 def _mm_dtype(dtype):
+    """The compute dtype of a Keras dtype policy."""
     return {'mixed_bfloat16': 'bfloat16', 'mixed_float16': 'float16'}.get(
         dtype, 'float32')
 
 
-def matmul_peak(tf, dtype, n=2048, repeats=5):
+def matmul_peak(dtype, n=2048, repeats=5):
     """GFLOP/s of an n x n x n matmul in the policy's compute dtype."""
     a = tf.cast(tf.random.normal((n, n)), _mm_dtype(dtype))
     b = tf.cast(tf.random.normal((n, n)), _mm_dtype(dtype))
@@ -317,5 +307,4 @@ def _endless(dataset):
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
     main()

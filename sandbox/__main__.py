@@ -147,7 +147,7 @@ def configs_from_args(args):
 
 def run_pretrain(args):
     """Pretrain; print the validation, the baselines and a few probes."""
-    from sandbox import probe
+    from sandbox import probe  # TensorFlow: loaded by the commands it needs
     from sandbox.pretrain import pretrain
     data_dir = args.data_dir
     if args.resume:
@@ -214,7 +214,7 @@ def add_probe(sub):
 
 def run_probe(args):
     """Print the requested probes of a saved model."""
-    from sandbox import probe
+    from sandbox import probe  # TensorFlow: loaded by the commands it needs
     from sandbox.pretrain import load_run_model
     if args.word and len(args.context) != 2:
         raise ValueError('--word needs exactly two --context sentences')
@@ -238,7 +238,7 @@ def run_probe(args):
 
 def run_suite(args, net, vocab):
     """Probe a run's net; write probe.json and its plots; print the report."""
-    from sandbox import probe
+    from sandbox import probe  # TensorFlow: loaded by the commands it needs
     run_dir = pathlib.Path(args.run_dir)
     config = ProbeConfig(num_sentences=args.num_sentences, split=args.split)
     report = probe.probe_model(
@@ -315,7 +315,7 @@ def run_experiment_file(args):
         print(f'{len(planned)} runs; settings of the first: '
               f'{json.dumps(planned[0].settings)}')
         return
-    from sandbox.experiment import runner
+    from sandbox.experiment import runner  # TensorFlow: only to run
     # the command that trains these runs, for the README
     command = 'python -m sandbox ' + ' '.join(
         a for a in args.argv if a not in RERUN_FLAGS)

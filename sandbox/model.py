@@ -517,13 +517,9 @@ class BERTModel(keras.Model):
 
 def bert_from_config(model_config, vocab_size, **kwargs):
     """Build a BERTModel from a config.ModelConfig (kwargs: name, dtype)."""
-    c = model_config
-    return BERTModel(
-        vocab_size, c.num_hiddens, c.ffn_num_hiddens, c.num_heads,
-        c.num_blks, c.dropout, max_len=c.max_len,
-        attention_dropout=c.attention_dropout, norm_first=c.norm_first,
-        activation=c.activation, tie_weights=c.tie_weights, init=c.init,
-        **kwargs)
+    # ModelConfig's fields are BERTModel's keyword arguments, by name
+    return BERTModel(vocab_size=vocab_size, **model_config.to_dict(),
+                     **kwargs)
 
 
 def _d2l_weight_map(net):

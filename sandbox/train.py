@@ -244,6 +244,26 @@ def make_eval_step(net, strategy):
     return step
 
 
+def make_reference_step(net, optimizer, jit_compile=False):
+    """The straightforward step that make_train_step's must match.
+
+    d2l's loss on all (B, P, V) logits (get_batch_loss_bert, fused=False),
+    MLM and NSP weighted 1, on one device, without grad_norm. Embedding
+    gradients are densified as make_train_step's: Keras 3's Adam squares
+    IndexedSlices slice by slice (v would get sum(g**2), not sum(g)**2).
+    """
+    def step(batch):
+        with tf.GradientTape() as tape:
+            parts = _global_parts(get_batch_loss_bert(net, batch), batch)
+            parts['l'] = parts['mlm_l'] + parts['nsp_l']
+        grads = tape.gradient(parts['l'], net.trainable_variables)
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        optimizer.apply_gradients(zip(grads, net.trainable_variables))
+        return parts
+
+    return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
+
+
 def evaluate(net, data_iter, num_batches=None, strategy=None, step=None):
     """Validation metrics over `num_batches` of `data_iter` (all if None).
 
@@ -334,83 +354,127 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         raise ValueError('train_iter: an epoch yielded no batch (is '
                          'batch_size larger than the number of pairs?)')
     check_batch(net, first, vocab_size)
+    optimizer, train_step, validate = _build_steps(net, config, strategy)
+    batches, checkpointer, start = _resume(train_iter, net, optimizer,
+                                           config, strategy, checkpoint_dir,
+                                           verbose)
+    progbar = keras.utils.Progbar(config.num_steps, verbose=int(verbose),
+                                  stateful_metrics=METRICS + ('pairs/s',))
+    meter, history = _Meter(), []
+    for step in range(start + 1, config.num_steps + 1):
+        # The rate this step takes (the schedule reads the step count)
+        lr = float(tf.convert_to_tensor(optimizer.learning_rate))
+        row, rate = meter.step(train_step, next(batches), strategy)
+        if config.dtype_policy == 'mixed_float16':
+            row.pop('grad_norm')  # loss scaling skips non-finite gradients
+        if not all(map(math.isfinite, row.values())):
+            raise NonFiniteLossError(_non_finite_message(
+                step, row, checkpointer))
+        row.update(step=step, lr=lr, pairs_per_sec=rate)
+        if val_iter is not None and _due(step, config.val_every,
+                                         config.num_steps):
+            row.update(validate(val_iter, config.val_batches))
+        history.append(row)
+        progbar.update(step, [(k, row[k]) for k in METRICS[:3]] +
+                       [('pairs/s', rate)])
+        # Rows first, checkpoint after: a resume drops rows past its step
+        for callback in callbacks:
+            callback.on_step(step, row)
+        if checkpointer is not None and _due(
+                step, config.checkpoint_every, config.num_steps):
+            checkpointer.save(step)
+    if verbose and meter.timer.times:
+        print(meter.summary(strategy))
+    for callback in callbacks:
+        callback.on_end(history)
+    return history
+
+
+def _build_steps(net, config, strategy):
+    """Build net and Adam in `strategy`'s scope; compile the steps.
+
+    Returns (optimizer, train_step, validate(val_iter, num_batches)).
+    A mixed-precision net validates through its float32 twin, into which
+    its weights are copied first.
+    """
     with strategy.scope():
         if not net.built:
             net.build()
         optimizer = make_optimizer(config)
         optimizer.build(net.trainable_variables)
-    step_fn = make_train_step(net, optimizer, config, strategy)
+    train_step = make_train_step(net, optimizer, config, strategy)
     with strategy.scope():
         twin = float32_twin(net)
     eval_net = twin or net
     eval_step = make_eval_step(eval_net, strategy)
-    # Epoch after epoch, as d2l's loop. One iterator, whose position a
-    # checkpoint saves; tf.distribute's cannot be saved, so a resumed
-    # distributed run skips the batches taken (the pipeline is seeded)
+
+    def validate(val_iter, num_batches):
+        if twin is not None:
+            twin.set_weights(net.get_weights())
+        return evaluate(eval_net, val_iter, num_batches, strategy, eval_step)
+
+    return optimizer, train_step, validate
+
+
+def _resume(train_iter, net, optimizer, config, strategy, checkpoint_dir,
+            verbose):
+    """(batches, Checkpointer or None, the step to start after).
+
+    Epoch after epoch, as d2l's loop. One iterator, whose position a
+    checkpoint saves; tf.distribute's cannot be saved, so a resumed
+    distributed run skips the batches taken (the pipeline is seeded).
+    """
     distributed = strategy.num_replicas_in_sync > 1
     skip = latest_step(checkpoint_dir) if checkpoint_dir and distributed \
         else 0
     batches = iter(_distribute(train_iter.repeat().skip(skip), strategy))
-    checkpointer, start = None, 0
-    if checkpoint_dir is not None:
-        checkpointer = Checkpointer(
-            checkpoint_dir, net, optimizer,
-            None if distributed else batches, config.keep_checkpoints)
-        start = checkpointer.restore()
-        if verbose and start:
-            print(f'resumed from the checkpoint of step {start}')
-    progbar = keras.utils.Progbar(config.num_steps, verbose=int(verbose),
-                                  stateful_metrics=METRICS + ('pairs/s',))
-    # Sums of MLM loss, NSP loss, pairs, steps (d2l's Accumulator(4))
-    metric, timer, history = d2l.Accumulator(4), d2l.Timer(), []
-    timed_pairs, float16 = 0, config.dtype_policy == 'mixed_float16'
-    for step in range(start + 1, config.num_steps + 1):
-        batch = next(batches)
+    if checkpoint_dir is None:
+        return batches, None, 0
+    checkpointer = Checkpointer(checkpoint_dir, net, optimizer,
+                                None if distributed else batches,
+                                config.keep_checkpoints)
+    start = checkpointer.restore()
+    if verbose and start:
+        print(f'resumed from the checkpoint of step {start}')
+    return batches, checkpointer, start
+
+
+def _due(step, every, num_steps):
+    """Whether `step` is the last one or a multiple of `every` (if not 0)."""
+    return step == num_steps or bool(every and step % every == 0)
+
+
+class _Meter:
+    """Step times and d2l's sums: MLM loss, NSP loss, pairs, steps.
+
+    The first step traces the step function: the throughput leaves it out.
+    """
+
+    def __init__(self):
+        self.sums, self.timer, self.timed_pairs = d2l.Accumulator(4), \
+            d2l.Timer(), 0
+
+    def step(self, train_step, batch, strategy):
+        """Take and time one step; return its METRICS and its pairs/sec."""
         num_pairs = sum(int(t.shape[0]) for t in
                         strategy.experimental_local_results(batch.nsp_y))
-        # The rate this step takes (the schedule reads the step count)
-        lr = float(tf.convert_to_tensor(optimizer.learning_rate))
-        timer.start()
-        row = {k: float(v) for k, v in step_fn(batch).items()}
-        elapsed = timer.stop()
-        if float16:  # dynamic loss scaling skips non-finite gradients
-            row.pop('grad_norm')
-        if not all(map(math.isfinite, row.values())):
-            raise NonFiniteLossError(_non_finite_message(
-                step, row, checkpointer))
-        if step > start + 1:  # the first step traces: timed apart
-            timed_pairs += num_pairs
-        metric.add(row['mlm_l'], row['nsp_l'], num_pairs, 1)
-        row['step'] = step
-        row['lr'] = lr
-        row['pairs_per_sec'] = num_pairs / elapsed
-        if val_iter is not None and (step == config.num_steps or (
-                config.val_every and step % config.val_every == 0)):
-            if twin is not None:
-                twin.set_weights(net.get_weights())
-            row.update(evaluate(eval_net, val_iter, config.val_batches,
-                                strategy, eval_step))
-        history.append(row)
-        progbar.update(step, [(k, row[k]) for k in METRICS[:3]] +
-                       [('pairs/s', row['pairs_per_sec'])])
-        # Rows first, checkpoint after: a resume drops rows past its step
-        for callback in callbacks:
-            callback.on_step(step, row)
-        if checkpointer is not None and (step == config.num_steps or (
-                config.checkpoint_every and
-                step % config.checkpoint_every == 0)):
-            checkpointer.save(step)
-    times = timer.times
-    if verbose and times:
-        rate = timed_pairs / sum(times[1:]) if len(times) > 1 else \
-            metric[2] / sum(times)
-        print(f'MLM loss {metric[0] / metric[3]:.3f}, '
-              f'NSP loss {metric[1] / metric[3]:.3f}')
-        print(f'{rate:.1f} sentence pairs/sec on {_device_names(strategy)} '
-              f'(first step, with tracing: {times[0]:.1f} s)')
-    for callback in callbacks:
-        callback.on_end(history)
-    return history
+        self.timer.start()
+        row = {k: float(v) for k, v in train_step(batch).items()}
+        elapsed = self.timer.stop()
+        if len(self.timer.times) > 1:
+            self.timed_pairs += num_pairs
+        self.sums.add(row['mlm_l'], row['nsp_l'], num_pairs, 1)
+        return row, num_pairs / elapsed
+
+    def summary(self, strategy):
+        """d2l's lines: the mean losses, and the pairs/sec after tracing."""
+        times, sums = self.timer.times, self.sums
+        rate = self.timed_pairs / sum(times[1:]) if len(times) > 1 else \
+            sums[2] / sum(times)
+        return (f'MLM loss {sums[0] / sums[3]:.3f}, NSP loss '
+                f'{sums[1] / sums[3]:.3f}\n{rate:.1f} sentence pairs/sec on '
+                f'{_device_names(strategy)} (first step, with tracing: '
+                f'{times[0]:.1f} s)')
 
 
 def _non_finite_message(step, row, checkpointer):

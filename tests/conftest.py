@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from sandbox import corpus
+from sandbox import corpus, data
 from sandbox.experiment import Experiment
 from sandbox.runs import METRIC_COLUMNS
 
@@ -30,6 +30,14 @@ def synthetic_dir(tmp_path_factory):
     """A seeded synthetic corpus in WikiText's format."""
     return corpus.write_synthetic_corpus(
         tmp_path_factory.mktemp('synthetic'), num_paragraphs=120, seed=0)
+
+
+@pytest.fixture(scope='session')
+def batches(synthetic_dir):
+    """Synthetic training batches (32 pairs of 24 tokens, static masks,
+    full batches only) and their vocabulary."""
+    return data.load_data_wiki(32, 24, synthetic_dir, verify=False,
+                               drop_remainder=True)
 
 
 def fake_run(path, nsp_weight, seed, losses, result=None):

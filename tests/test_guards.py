@@ -13,13 +13,6 @@ from sandbox.pretrain import build_model
 TINY = MODEL_PRESETS['tiny']
 
 
-@pytest.fixture(scope='module')
-def batches(synthetic_dir):
-    """Synthetic training batches and their vocabulary."""
-    return data.load_data_wiki(16, 24, synthetic_dir, verify=False,
-                               drop_remainder=True)
-
-
 class _Poison:
     """A callback that sets the token embeddings to NaN after `step`."""
 

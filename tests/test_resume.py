@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sandbox.checkpoint import latest_step
+from sandbox.config import RECIPES
 from sandbox.runs import read_metrics
 
 STEPS = 12
@@ -87,5 +88,6 @@ def test_other_config_is_refused(uninterrupted, synthetic_dir, tmp_path):
              '--lr', '0.02'), capture_output=True, text=True)
     assert result.returncode != 0
     assert 'holds a run of another config' in result.stderr
-    assert 'train.lr: 0.001 -> 0.02' in result.stderr
+    lr = RECIPES['default']['train.lr']  # the folder's: the recipe's
+    assert f'train.lr: {lr!r} -> 0.02' in result.stderr
     assert (out / 'metrics.csv').read_bytes() == before

@@ -2,10 +2,10 @@
 
 The train step uses the fused MLM loss (logits at real slots only,
 loss.linear_cross_entropy), a cheaper Dropout and densified embedding
-gradients; here it is run side by side with the straightforward step
+gradients; here it is run side by side with train.make_reference_step
 (get_batch_loss_bert(fused=False): d2l-style loss on all (B, P, V)
-logits, Adam on IndexedSlices) from the same weights. No timing here:
-speed is benchmarks/train_step.py's business.
+logits) from the same weights. No timing here: speed is
+benchmarks/train_step.py's business, which times the same two steps.
 """
 import keras
 import numpy as np
@@ -16,8 +16,8 @@ from sandbox import loss as L
 from sandbox import model as M
 from sandbox.config import TrainConfig
 from sandbox.data import BERTBatch
-from sandbox.train import (_global_parts, make_eval_step,
-                           make_optimizer, make_train_step)
+from sandbox.train import (make_eval_step, make_optimizer,
+                           make_reference_step, make_train_step)
 
 V, H, FFN, HEADS, BLKS, MAX_LEN = 50, 8, 16, 2, 2, 16
 B, T, P = 6, 12, 4
@@ -50,25 +50,6 @@ def make_net(dropout=0.0, dtype='float32', **kwargs):
     return net
 
 
-def reference_step(net, optimizer):
-    """The straightforward step the optimised one must match.
-
-    Its embedding gradients are densified as the optimised step's are:
-    Keras 3's Adam squares IndexedSlices slice by slice, before repeated
-    tokens are summed, so its v would hold sum(g**2) instead of sum(g)**2
-    (see test_adam_sees_embedding_gradients_summed).
-    """
-    def step(batch):
-        with tf.GradientTape() as tape:
-            parts = _global_parts(L.get_batch_loss_bert(net, batch), batch)
-            parts['l'] = parts['mlm_l'] + parts['nsp_l']
-        grads = tape.gradient(parts['l'], net.trainable_variables)
-        grads = [tf.convert_to_tensor(g) for g in grads]
-        optimizer.apply_gradients(zip(grads, net.trainable_variables))
-        return parts
-    return tf.function(step)
-
-
 def run_both(config, steps=4, **net_kwargs):
     """Per-step metrics of the reference and the optimised step, on
     batches 0, 1, 0, 1, ..."""
@@ -79,7 +60,7 @@ def run_both(config, steps=4, **net_kwargs):
         optimizer.build(net.trainable_variables)
         step = (make_train_step(net, optimizer, config,
                                 tf.distribute.get_strategy())
-                if optimised else reference_step(net, optimizer))
+                if optimised else make_reference_step(net, optimizer))
         out.append([{k: float(v) for k, v in
                      step(make_batch(i % 2)).items()} for i in range(steps)])
     return out

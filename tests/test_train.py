@@ -12,13 +12,6 @@ from sandbox.pretrain import build_model
 TINY = MODEL_PRESETS['tiny']
 
 
-@pytest.fixture(scope='module')
-def batches(synthetic_dir):
-    """Synthetic training batches (static masks) and their vocabulary."""
-    return data.load_data_wiki(32, 24, synthetic_dir, verify=False,
-                               drop_remainder=True)
-
-
 def _fit(batches, steps, **config):
     """Train a fresh tiny model; return (net, history)."""
     train_iter, vocab = batches
