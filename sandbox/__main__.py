@@ -280,22 +280,19 @@ def add_experiment(sub):
     p.add_argument('--set', dest='overrides', action='append', default=[],
                    metavar='SECTION.FIELD=VALUE',
                    help='override a setting, e.g. --set train.lr=1e-3')
-    p.add_argument('--rerun', action='store_true',
-                   help='train finished runs again')
-    p.add_argument('--reprobe', action='store_true',
-                   help='probe finished runs again (their model.keras)')
     p.add_argument('--no-probe', dest='probe', action='store_false')
     p.add_argument('--no-keep-models', dest='keep_models',
                    action='store_false',
                    help='delete model.keras once a run is probed')
-    p.add_argument('--dry-run', action='store_true',
-                   help='check the experiment and list its runs')
-    p.add_argument('--report-only', action='store_true',
-                   help='rewrite tables/plots/README from finished runs')
-    p.add_argument('--keys', action='store_true',
-                   help='list the settings an experiment may use')
-    p.add_argument('--verbose', action='store_true',
-                   help="show each run's progress bar")
+    for flag, text in (
+            ('--rerun', 'train finished runs again'),
+            ('--reprobe', 'probe finished runs again (their model.keras)'),
+            ('--dry-run', 'check the experiment and list its runs'),
+            ('--report-only', 'rewrite tables/plots/README from finished '
+             'runs'),
+            ('--keys', 'list the settings an experiment may use'),
+            ('--verbose', "show each run's progress bar")):
+        p.add_argument(flag, action='store_true', help=text)
     p.set_defaults(run=run_experiment_file)
 
 

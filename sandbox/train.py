@@ -451,8 +451,8 @@ class _Meter:
     """
 
     def __init__(self):
-        self.sums, self.timer, self.timed_pairs = d2l.Accumulator(4), \
-            d2l.Timer(), 0
+        self.sums = d2l.Accumulator(4)  # MLM loss, NSP loss, pairs, steps
+        self.timer, self.timed_pairs = d2l.Timer(), 0
 
     def step(self, train_step, batch, strategy):
         """Take and time one step; return its METRICS and its pairs/sec."""

@@ -1,4 +1,5 @@
-"""The package's layout: what loads without TensorFlow."""
+"""The package's layout: what loads without TensorFlow, the README's map."""
+import re
 import subprocess
 import sys
 
@@ -13,3 +14,17 @@ def test_plots_runs_and_experiment_specs_load_without_tensorflow():
     out = subprocess.run([sys.executable, '-c', script], check=True,
                          cwd=ROOT, capture_output=True, text=True).stdout
     assert out.strip() == '[]'
+
+
+def test_the_readme_layout_names_every_module():
+    text = (ROOT / 'README.md').read_text()
+    layout = text.split('## Layout', 1)[1].split('\n## ', 1)[0]
+    named = set(re.findall(r'[\w]+\.py', layout))
+    sandbox = ROOT / 'sandbox'
+    modules = {p.name for p in sandbox.rglob('*.py')
+               if p.name != '__init__.py' and not (
+                   p.name == '__main__.py' and p.parent != sandbox)}
+    assert named == modules, (f'not in the Layout: {modules - named}; '
+                              f'gone from sandbox/: {named - modules}')
+    packages = {p.parent.name for p in sandbox.glob('*/__init__.py')}
+    assert packages <= set(re.findall(r'(\w+)/ ', layout))
