@@ -53,5 +53,9 @@ EXPERIMENT = Experiment(
         'and weight decay 0.01; cramming (Geiping & Goldstein 2022) drops '
         'dropout for short budgets. One seed per arm: a screen, not a '
         'ranking; differences below a few hundredths of accuracy are '
-        'within what seeds alone move.'),
+        'within what seeds alone move. The arm "default, 400k pairs" '
+        'trains 3,125 steps, not 1,800, and decays over them: its final '
+        'numbers are not comparable with the others\' (the size line '
+        'below names the base size only); it measures the chosen recipe '
+        'against the 400k-pair budget. See docs/recipe.md.'),
 )

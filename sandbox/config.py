@@ -252,10 +252,10 @@ RECIPES = {
     'default': {
         'data.batch_size': 128, 'data.masking': 'dynamic',
         'model.norm_first': True, 'model.activation': 'gelu',
-        'model.dropout': 0.1, 'model.attention_dropout': 0.1,
-        'train.lr': 1e-3, 'train.warmup_steps': 300,
-        'train.decay': 'linear', 'train.num_steps': 3000,
-        'train.val_every': 250, 'train.checkpoint_every': 250},
+        'model.dropout': 0.0, 'model.attention_dropout': 0.0,
+        'train.lr': 4e-3, 'train.warmup_steps': 180,
+        'train.decay': 'linear', 'train.num_steps': 1800,
+        'train.val_every': 300, 'train.checkpoint_every': 300},
 }
 SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'train': TrainConfig,
             'probe': ProbeConfig}

@@ -283,6 +283,7 @@ def plot_learning_curves(runs, title=None, machine=None):
             ax.set_ylim(*ylim)
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
+    axes[1, 0].legend(handles=axes[1, 0].get_lines()[-1:], fontsize=8)
     if title:
         fig.suptitle(title)
     return fig
@@ -290,11 +291,13 @@ def plot_learning_curves(runs, title=None, machine=None):
 
 # ------------------------------------------------- summaries and probes
 
-def plot_summary(rows, panels=SUMMARY_PANELS, title=None):
+def plot_summary(rows, panels=SUMMARY_PANELS, title=None, mark_best=False):
     """Dot-and-whisker view of a results table: one row a group.
 
     Args:
         rows: aggregated rows with 'label', '<col>_mean' and '<col>_std'.
+        mark_best: circle the best group of each panel (only where the
+            seeds establish it).
     """
     fig = Figure(figsize=(3.3 * len(panels), 0.45 * len(rows) + 1.6),
                  layout='constrained')
@@ -306,7 +309,8 @@ def plot_summary(rows, panels=SUMMARY_PANELS, title=None):
         std = np.nan_to_num([_num(r.get(f'{key}_std')) for r in rows])
         ax.errorbar(mean, y, xerr=std, fmt='none', ecolor='0.5', capsize=3)
         ax.scatter(mean, y, c=colors, zorder=3)
-        if np.isfinite(mean).any() and np.nanmax(mean) > np.nanmin(mean):
+        if mark_best and np.isfinite(mean).any() and \
+                np.nanmax(mean) > np.nanmin(mean):
             best = np.nanargmax(mean) if higher else np.nanargmin(mean)
             ax.scatter(mean[best], y[best], s=160, facecolors='none',
                        edgecolors='k', zorder=4)

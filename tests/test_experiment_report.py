@@ -62,16 +62,26 @@ def test_aggregate_matches_the_statistics_module(values):
 
 
 def test_markdown_table_formats_and_bolds_the_best():
-    rows = X.aggregate([result('a', 0, final_val_mlm_l=6.0, pairs_per_sec=5),
-                        result('a', 1, final_val_mlm_l=7.0, pairs_per_sec=5),
-                        result('b', 0, final_val_mlm_l=6.0,
-                               pairs_per_sec=5)])
+    rows = X.aggregate(
+        [result('a', s, final_val_mlm_l=v, pairs_per_sec=5)
+         for s, v in enumerate([6.0, 7.0, 8.0])] +
+        [result('b', s, final_val_mlm_l=v, pairs_per_sec=5)
+         for s, v in enumerate([6.0, 6.0, 6.0])])
     table = X.markdown_table(rows)
     lines = table.splitlines()
     assert lines[0] == '| group | n | val MLM loss | pairs/s |'
-    assert lines[2] == '| a | 2 | 6.500 ± 0.707 | 5 ± 0 |'
+    assert lines[2] == '| a | 3 | 7.000 ± 1.000 | 5 ± 0 |'
     # b has the lowest loss; equal speeds get no bold
-    assert lines[3] == '| b | 1 | **6.000** | 5 |'
+    assert lines[3] == '| b | 3 | **6.000 ± 0.000** | 5 ± 0 |'
+
+
+def test_markdown_table_ranks_nothing_below_three_seeds():
+    rows = X.aggregate([result('a', 0, final_val_mlm_l=6.0),
+                        result('a', 1, final_val_mlm_l=7.0),
+                        result('b', 0, final_val_mlm_l=5.0)])
+    assert not X.can_rank(rows)
+    assert '**' not in X.markdown_table(rows)
+    assert X.MIN_SEEDS_TO_RANK == 3
 
 
 def test_interpret_reads_the_baseline_difference():

@@ -70,16 +70,19 @@ def test_show_heatmaps_leaves_missing_cells_blank():
     assert sum(len(ax.images) for ax in fig.axes) == 3
 
 
-def test_plot_summary_marks_the_best():
+def test_plot_summary_marks_the_best_only_when_asked():
     rows = [{'label': 'a', 'final_val_mlm_l_mean': 7.0,
              'final_val_mlm_l_std': 0.1},
             {'label': 'b', 'final_val_mlm_l_mean': 6.0,
              'final_val_mlm_l_std': None}]
-    fig = C.plot_summary(rows, panels=(('loss', 'final_val_mlm_l', False),))
+    panels = (('loss', 'final_val_mlm_l', False),)
+    fig = C.plot_summary(rows, panels=panels, mark_best=True)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ['a', 'b']
     ring = ax.collections[-1]  # the circle around the best: b, at 6.0
     np.testing.assert_allclose(ring.get_offsets(), [[6.0, 0]])
+    plain = C.plot_summary(rows, panels=panels).axes[0]
+    assert len(plain.collections) == len(ax.collections) - 1
 
 
 def test_save_loss_plot(tmp_path):

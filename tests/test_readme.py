@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-DOCS = [ROOT / 'README.md', ROOT / 'experiments' / 'README.md']
+DOCS = [ROOT / 'README.md', ROOT / 'experiments' / 'README.md',
+        ROOT / 'docs' / 'recipe.md']
 PRETRAIN_TINY = ['--preset', 'tiny', '--steps', '3', '--batch-size', '16',
                  '--max-len', '24', '--val-every', '0', '--quiet']
 # README command -> extra arguments that make it tiny (None: see the test)
@@ -41,8 +42,13 @@ TINY = {
         '--out', 'plots/_readme_nsp'],
     'python -m sandbox compare curves plots/nsp/runs/* --smooth 0.6 --log':
         ['--out', 'plots/_readme_curves'],
-    'python -m sandbox probing RUN_DIR --data-dir ../shared/data/wikitext-2':
+    'python -m sandbox probe RUN_DIR --suite --data-dir '
+    '../shared/data/wikitext-2':
         ['--num-sentences', '20'],
+    'python -m sandbox experiment experiments/recipe.py --no-probe '
+    '--data-dir ../shared/data/wikitext-2 --out plots/recipe': ['--dry-run'],
+    'python -m sandbox compare learning plots/recipe/runs/*seed=0 --out '
+    'docs/learning_curves': ['--out', 'plots/_readme_learning'],
 }
 
 
@@ -75,7 +81,8 @@ def project(tmp_path_factory, wikitext_dir):
     project = root / 'main'
     (project / 'plots').mkdir(parents=True)
     (project / 'experiments').symlink_to(ROOT / 'experiments')
-    (project / 'plots' / 'nsp').symlink_to(ROOT / 'plots' / 'nsp')
+    for name in ('nsp', 'recipe'):
+        (project / 'plots' / name).symlink_to(ROOT / 'plots' / name)
     run_dir = project / 'plots' / 'runs' / 'tiny'
     _run([sys.executable, '-m', 'sandbox', 'pretrain', '--data-dir',
           str(wikitext_dir), '--out', str(run_dir), *PRETRAIN_TINY],

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from sandbox import loss as L
-from sandbox import model as M
+from sandbox import layers, model as M
 from sandbox.config import TrainConfig
 from sandbox.data import BERTBatch
 from sandbox.train import (make_eval_step, make_optimizer,
@@ -181,7 +181,7 @@ def test_fused_loss_ignores_padding_slots():
 @pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
 @pytest.mark.parametrize('rate', [0.1, 0.5])
 def test_dropout_keeps_1_minus_rate_and_rescales(dtype, rate):
-    layer = M.Dropout(rate, seed=1, dtype=dtype)
+    layer = layers.Dropout(rate, seed=1, dtype=dtype)
     x = tf.ones((400, 500), dtype)
     y = layer(x, training=True).numpy().astype('float32')
     assert set(np.unique(y)) == {0.0, np.float32(tf.cast(1 / (1 - rate),
@@ -193,7 +193,7 @@ def test_dropout_keeps_1_minus_rate_and_rescales(dtype, rate):
 
 def test_dropout_seeds_reproduce():
     x = tf.ones((30, 40))
-    a = M.Dropout(0.3, seed=5)(x, training=True)
-    b = M.Dropout(0.3, seed=5)(x, training=True)
+    a = layers.Dropout(0.3, seed=5)(x, training=True)
+    b = layers.Dropout(0.3, seed=5)(x, training=True)
     np.testing.assert_array_equal(a, b)
-    assert M.Dropout(0.3, seed=5).get_config()['rate'] == 0.3
+    assert layers.Dropout(0.3, seed=5).get_config()['rate'] == 0.3

@@ -112,8 +112,21 @@ def format_cell(mean, std, fmt):
     return f'{mean:{fmt}}' + (f' ± {std:{fmt}}' if std is not None else '')
 
 
+# Seeds every group needs before a table or plot marks a best group
+MIN_SEEDS_TO_RANK = 3
+
+
+def can_rank(rows):
+    """Whether every aggregated row has MIN_SEEDS_TO_RANK runs."""
+    return all(r['n'] >= MIN_SEEDS_TO_RANK for r in rows)
+
+
 def markdown_table(rows, columns=RESULT_COLUMNS):
-    """A Markdown table of aggregated rows; the best mean in bold."""
+    """A Markdown table of aggregated rows; the best mean in bold.
+
+    Nothing is bold unless every group has MIN_SEEDS_TO_RANK seeds: with
+    fewer, no difference between groups is established.
+    """
     columns = [c for c in columns if c[1] is not None and any(
         r.get(f'{c[0]}_mean') is not None for r in rows)]
     lines = ['| group | n | ' + ' | '.join(h for _, h, _, _ in columns) +
@@ -123,7 +136,7 @@ def markdown_table(rows, columns=RESULT_COLUMNS):
         values = [r[f'{col}_mean'] for r in rows
                   if r[f'{col}_mean'] is not None]
         shown = {f'{v:{fmt}}' for v in values}
-        if better and len(shown) > 1:
+        if better and len(shown) > 1 and can_rank(rows):
             best[col] = f'{(min if better == "min" else max)(values):{fmt}}'
     for r in rows:
         cells = []
@@ -319,11 +332,15 @@ def save_figures(experiment, out, rows, groups):
          for label, group in groups.items()], smooth=experiment.smooth,
         log=experiment.log_scale, title=title, baseline=first['baseline']),
         out / 'curves')
-    plots.save_figure(plots.plot_summary(rows, title=title), out / 'summary')
+    plots.save_figure(plots.plot_summary(rows, title=title,
+                                         mark_best=can_rank(rows)),
+                      out / 'summary')
     images = [('curves', f'Loss curves, mean ± std over seeds (train EMA '
                f'{experiment.smooth}; circles: validation at mask rate '
                '0.15)'),
-              ('summary', 'Final numbers per group (the best circled)')]
+              ('summary', 'Final numbers per group' + (
+                  ' (the best circled)' if can_rank(rows) else
+                  f' (fewer than {MIN_SEEDS_TO_RANK} seeds: none ranked)'))]
     probed = {label: [run['probe'] for run in group
                       if run['probe'] is not None]
               for label, group in groups.items()}

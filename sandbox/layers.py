@@ -1,0 +1,260 @@
+"""The Transformer encoder's layers, after d2l's (PyTorch, sec. 11.5-11.7).
+
+Names and semantics follow `d2l.torch`. Changes: attention dropout has its
+own rate, dropout draws 16 random bits per element instead of a float
+(cheaper on CPU), attention softmax runs in float32 (mixed precision),
+and pre-LN and GELU are opt-in. Initialisers are PyTorch's ('d2l'),
+Keras's or BERT's. Shapes: B batch, T tokens, H num_hiddens, h heads.
+"""
+import math
+
+import keras
+import tensorflow as tf
+
+register = keras.saving.register_keras_serializable(package='sandbox')
+
+
+def layer_norm(dtype, name):
+    """LayerNorm with PyTorch's epsilon (1e-5), so d2l weights match."""
+    return keras.layers.LayerNormalization(epsilon=1e-5, dtype=dtype,
+                                           name=name)
+
+
+def embedding_init(init='d2l'):
+    """N(0, 1) (nn.Embedding's and d2l's randn pos_embedding), BERT's 0.02."""
+    if init == 'bert':
+        return keras.initializers.TruncatedNormal(stddev=0.02)
+    return keras.initializers.RandomNormal(stddev=1.0)
+
+
+def dense_init(init, fan_in):
+    """Dense initializers: 'd2l' as torch's nn.Linear, 'keras', or 'bert'.
+
+    torch's nn.Linear (and d2l's nn.LazyLinear) draws weight and bias from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Keras draws glorot-uniform kernels
+    and zero biases; BERT draws N(0, 0.02) truncated at 2 std, zero biases.
+    """
+    if init not in ('d2l', 'keras', 'bert'):
+        raise ValueError(f"init must be 'd2l', 'keras' or 'bert', "
+                         f'got {init!r}')
+    if init == 'keras':
+        return {}
+    if init == 'bert':
+        return {'kernel_initializer':
+                keras.initializers.TruncatedNormal(stddev=0.02)}
+    bound = 1 / math.sqrt(fan_in)
+    return {'kernel_initializer': keras.initializers.RandomUniform(
+                -bound, bound),
+            'bias_initializer': keras.initializers.RandomUniform(
+                -bound, bound)}
+
+
+def masked_softmax(X, valid_lens):
+    """Softmax over the last axis of X, keys at >= valid_lens get 0."""
+    # X: (B, h, T_q, T_k) scores; valid_lens: (B,) int or None
+    X = tf.cast(X, tf.float32)  # float32 even under mixed precision
+    if valid_lens is None:
+        return tf.nn.softmax(X, axis=-1)
+    mask = tf.sequence_mask(valid_lens, maxlen=tf.shape(X)[-1])  # (B, T_k)
+    mask = mask[:, None, None, :]  # (B, 1, 1, T_k)
+    # As d2l: -1e6 (not -inf), so all-masked rows stay finite (uniform)
+    return tf.nn.softmax(tf.where(mask, X, -1e6), axis=-1)
+
+
+@register
+class Dropout(keras.layers.Dropout):
+    """keras Dropout that draws 16 random bits per element, not a float.
+
+    On CPU the random numbers are most of dropout's cost: this draws half
+    as many 32-bit ones, in half the time of Keras's float32 ones and a
+    fifth of its bfloat16 ones (measured at d2l's sizes). Elements are
+    dropped with probability round(rate * 2**16) / 2**16, the survivors
+    scaled by 1 / (1 - rate) as in Keras.
+    """
+
+    def call(self, inputs, training=False):
+        """Drop and rescale when training, else return `inputs`."""
+        if not training or self.rate in (0, 1) or self.noise_shape:
+            return super().call(inputs, training=training)
+        seed = self.seed_generator.next()  # as keras.random.dropout's
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+        n = tf.size(inputs)
+        bits = tf.random.stateless_uniform(
+            ((n + 1) // 2,), seed, minval=None, maxval=None, dtype=tf.uint32)
+        bits = tf.reshape(tf.bitcast(bits, tf.uint16), (-1,))[:n]
+        keep = tf.reshape(bits >= round(self.rate * 2 ** 16), tf.shape(inputs))
+        scale = tf.cast(1 / (1 - self.rate), inputs.dtype)
+        return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+
+@register
+class MultiHeadAttention(keras.layers.Layer):
+    """d2l's multi-head scaled dot-product attention with W_q/W_k/W_v/W_o."""
+
+    def __init__(self, num_hiddens, num_heads, dropout, bias=False,
+                 init='d2l', **kwargs):
+        super().__init__(**kwargs)
+        if num_hiddens % num_heads:
+            raise ValueError(f'num_hiddens ({num_hiddens}) must be divisible '
+                             f'by num_heads ({num_heads})')
+        self.num_hiddens, self.num_heads = num_hiddens, num_heads
+        self.dropout_rate, self.bias, self.init = dropout, bias, init
+        # d2l's LazyLinear layers all see num_hiddens inputs here
+        dense = dict(use_bias=bias, dtype=self.dtype_policy,
+                     **dense_init(init, num_hiddens))
+        self.W_q = keras.layers.Dense(num_hiddens, name='W_q', **dense)
+        self.W_k = keras.layers.Dense(num_hiddens, name='W_k', **dense)
+        self.W_v = keras.layers.Dense(num_hiddens, name='W_v', **dense)
+        self.W_o = keras.layers.Dense(num_hiddens, name='W_o', **dense)
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, queries_shape, keys_shape=None, values_shape=None,
+              valid_lens_shape=None):
+        """Create the four projections' weights."""
+        keys_shape = keys_shape or queries_shape
+        self.W_q.build(queries_shape)
+        self.W_k.build(keys_shape)
+        self.W_v.build(values_shape or keys_shape)
+        self.W_o.build(tuple(queries_shape[:-1]) + (self.num_hiddens,))
+
+    def call(self, queries, keys, values, valid_lens=None, training=None,
+             return_attention=False):
+        """Attend; also return the (B, h, T_q, T_k) weights if asked."""
+        queries = self.transpose_qkv(self.W_q(queries))  # (B, h, T_q, H/h)
+        keys = self.transpose_qkv(self.W_k(keys))  # (B, h, T_k, H/h)
+        values = self.transpose_qkv(self.W_v(values))  # (B, h, T_k, H/h)
+        d = self.num_hiddens // self.num_heads
+        scores = tf.matmul(queries, keys, transpose_b=True)  # (B,h,T_q,T_k)
+        scores = scores / math.sqrt(d)
+        weights = masked_softmax(scores, valid_lens)  # float32 (B,h,T_q,T_k)
+        dropped = self.dropout(tf.cast(weights, values.dtype),
+                               training=training)
+        output = tf.matmul(dropped, values)  # (B, h, T_q, H/h)
+        output = self.W_o(self.transpose_output(output))  # (B, T_q, H)
+        return (output, weights) if return_attention else output
+
+    def transpose_qkv(self, X):
+        """Split the last axis into heads: (B, T, H) -> (B, h, T, H/h)."""
+        d = self.num_hiddens // self.num_heads
+        X = tf.reshape(X, (-1, tf.shape(X)[1], self.num_heads, d))  # B,T,h,d
+        return tf.transpose(X, (0, 2, 1, 3))  # (B, h, T, H/h)
+
+    def transpose_output(self, X):
+        """Reverse transpose_qkv: (B, h, T, H/h) -> (B, T, H)."""
+        X = tf.transpose(X, (0, 2, 1, 3))  # (B, T, h, H/h)
+        return tf.reshape(X, (-1, tf.shape(X)[1], self.num_hiddens))  # B,T,H
+
+    def get_config(self):
+        """Constructor arguments, for saving."""
+        return {**super().get_config(), 'num_hiddens': self.num_hiddens,
+                'num_heads': self.num_heads, 'dropout': self.dropout_rate,
+                'bias': self.bias, 'init': self.init}
+
+
+@register
+class PositionWiseFFN(keras.layers.Layer):
+    """d2l's position-wise FFN: dense2(activation(dense1(X)))."""
+
+    def __init__(self, ffn_num_hiddens, ffn_num_outputs, activation='relu',
+                 init='d2l', fan_in=None, **kwargs):
+        super().__init__(**kwargs)
+        if activation not in ('relu', 'gelu'):
+            raise ValueError(f"activation must be 'relu' or 'gelu', "
+                             f'got {activation!r}')
+        self.ffn_num_hiddens = ffn_num_hiddens
+        self.ffn_num_outputs = ffn_num_outputs
+        self.activation, self.init = activation, init
+        # fan_in: the input width (d2l's: num_hiddens = ffn_num_outputs)
+        self.fan_in = fan_in or ffn_num_outputs
+        self.dense1 = keras.layers.Dense(
+            ffn_num_hiddens, dtype=self.dtype_policy, name='dense1',
+            **dense_init(init, self.fan_in))
+        self.dense2 = keras.layers.Dense(
+            ffn_num_outputs, dtype=self.dtype_policy, name='dense2',
+            **dense_init(init, ffn_num_hiddens))
+
+    def build(self, X_shape):
+        """Create both layers' weights."""
+        self.dense1.build(X_shape)
+        self.dense2.build(tuple(X_shape[:-1]) + (self.ffn_num_hiddens,))
+
+    def call(self, X):
+        """(B, T, H) -> (B, T, ffn_num_outputs)."""
+        Y = self.dense1(X)
+        if self.activation == 'gelu':  # exact erf GELU, as PyTorch and BERT
+            Y = keras.activations.gelu(Y, approximate=False)
+        else:
+            Y = keras.activations.relu(Y)
+        return self.dense2(Y)
+
+    def get_config(self):
+        """Constructor arguments, for saving."""
+        return {**super().get_config(),
+                'ffn_num_hiddens': self.ffn_num_hiddens,
+                'ffn_num_outputs': self.ffn_num_outputs,
+                'activation': self.activation, 'init': self.init,
+                'fan_in': self.fan_in}
+
+
+@register
+class TransformerEncoderBlock(keras.layers.Layer):
+    """d2l's Transformer encoder block; post-LN, or pre-LN if norm_first."""
+
+    def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout,
+                 use_bias=True, attention_dropout=None, norm_first=False,
+                 activation='relu', init='d2l', **kwargs):
+        super().__init__(**kwargs)
+        if attention_dropout is None:
+            attention_dropout = dropout  # d2l: one rate for both
+        self.num_hiddens, self.ffn_num_hiddens = num_hiddens, ffn_num_hiddens
+        self.num_heads, self.dropout_rate = num_heads, dropout
+        self.use_bias, self.attention_dropout = use_bias, attention_dropout
+        self.norm_first, self.activation = norm_first, activation
+        self.init = init
+        dtype = self.dtype_policy
+        self.attention = MultiHeadAttention(
+            num_hiddens, num_heads, attention_dropout, use_bias, init,
+            dtype=dtype, name='attention')
+        self.ln1 = layer_norm(dtype, 'ln1')  # d2l: addnorm1.ln
+        self.dropout1 = Dropout(dropout, dtype=dtype)
+        self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens, activation,
+                                   init, dtype=dtype, name='ffn')
+        self.ln2 = layer_norm(dtype, 'ln2')  # d2l: addnorm2.ln
+        self.dropout2 = Dropout(dropout, dtype=dtype)
+
+    def build(self, X_shape, valid_lens_shape=None):
+        """Create the sublayers' weights."""
+        self.attention.build(X_shape, X_shape, X_shape)
+        self.ln1.build(X_shape)
+        self.ffn.build(X_shape)
+        self.ln2.build(X_shape)
+
+    def call(self, X, valid_lens=None, training=None,
+             return_attention=False):
+        """(B, T, H) -> (B, T, H); also the attention weights if asked."""
+        if self.norm_first:  # X + dropout(f(LN(X)))
+            Y = self.ln1(X)
+            Y, weights = self.attention(Y, Y, Y, valid_lens,
+                                        training=training,
+                                        return_attention=True)
+            X = X + self.dropout1(Y, training=training)
+            Y = self.ffn(self.ln2(X))
+            X = X + self.dropout2(Y, training=training)
+        else:  # d2l's AddNorm: LN(dropout(f(X)) + X)
+            Y, weights = self.attention(X, X, X, valid_lens,
+                                        training=training,
+                                        return_attention=True)
+            X = self.ln1(self.dropout1(Y, training=training) + X)
+            Y = self.ffn(X)
+            X = self.ln2(self.dropout2(Y, training=training) + X)
+        return (X, weights) if return_attention else X
+
+    def get_config(self):
+        """Constructor arguments, for saving."""
+        return {**super().get_config(), 'num_hiddens': self.num_hiddens,
+                'ffn_num_hiddens': self.ffn_num_hiddens,
+                'num_heads': self.num_heads, 'dropout': self.dropout_rate,
+                'use_bias': self.use_bias,
+                'attention_dropout': self.attention_dropout,
+                'norm_first': self.norm_first, 'activation': self.activation,
+                'init': self.init}
