@@ -57,5 +57,8 @@ EXPERIMENT = Experiment(
         'trains 3,125 steps, not 1,800, and decays over them: its final '
         'numbers are not comparable with the others\' (the size line '
         'below names the base size only); it measures the chosen recipe '
-        'against the 400k-pair budget. See docs/recipe.md.'),
+        'against the 400k-pair budget. Speeds (pairs/s, wall s) were '
+        'measured on an Intel Xeon whose top instruction set is AMX '
+        '(amx_tile; AVX-512 too), 2 cores, shared with test runs. See '
+        'docs/recipe.md.'),
 )

@@ -92,12 +92,22 @@ def _column(rows, key):
         (np.array([]), np.array([]))
 
 
+# Points above which a curve is drawn as pixels in vector formats
+RASTERIZE_ABOVE = 200
+
+
 def _band(ax, x, series, c, alpha, fmt, **line):
-    """Draw the mean of `series` over x with a +-std band; return both."""
+    """Draw the mean of `series` over x with a +-std band; return both.
+
+    Curves of many points are rasterized, so an SVG of a long sweep stays
+    small (text and axes stay vectors).
+    """
     mean, std = mean_std(series)
     x = np.asarray(x)[:len(mean)]
-    ax.plot(x, mean, fmt, color=c, **line)
-    ax.fill_between(x, mean - std, mean + std, color=c, alpha=alpha, lw=0)
+    dense = len(x) > RASTERIZE_ABOVE
+    ax.plot(x, mean, fmt, color=c, rasterized=dense, **line)
+    ax.fill_between(x, mean - std, mean + std, color=c, alpha=alpha, lw=0,
+                    rasterized=dense)
     return x, mean, std
 
 

@@ -93,12 +93,27 @@ def test_interpret_reads_the_baseline_difference():
         [result('nsp_weight=0', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
                 final_val_nsp_acc=0.5, pairs_per_sec=100.0)
          for s, v in enumerate([5.0, 5.2, 5.1])])
-    text = X.interpret(e, rows, 'At size:')
-    assert text.startswith('At size: The lowest final validation MLM loss')
-    assert '5.100 for `nsp_weight=0`' in text
-    # -1.0 with s.e. sqrt(0.01/3 + 0.01/3) = 0.082
-    assert 'Against the baseline (`nsp_weight=1`), the loss changes ' \
-        'beyond the seed-to-seed noise (more than 2 standard errors) for ' \
-        '`nsp_weight=0` (-1.000 ± 0.082).' in text
-    assert 'same for every group (0.100)' in text
-    assert 'NSP accuracy ranges 0.500 (`nsp_weight=0`) to 0.800' in text
+    base = {'mlm_l': 6.7, 'mlm_acc': 0.05, 'nsp_l': 0.69, 'nsp_acc': 0.5}
+    text = X.interpret(e, rows, 'At size:', base)
+    assert text.startswith('At size: Against the baseline arm '
+                           '(`nsp_weight=1`), paired by seed over 3 seeds')
+    assert '`nsp_weight=0` -1.000' in text
+    assert 'did not clear' not in text
+    assert 'NSP accuracy is above 0.55 for `nsp_weight=1` (0.800)' in text
+
+
+def test_interpret_compares_nothing_below_the_unigram_gate():
+    e = make(baseline='nsp_weight=1')
+    rows = X.aggregate(
+        [result(label, s, final_val_mlm_l=loss, final_val_mlm_acc=acc,
+                final_val_nsp_acc=0.5, pairs_per_sec=100.0)
+         for label, loss, acc in (('nsp_weight=1', 6.65, 0.2),
+                                  ('nsp_weight=0', 5.0, 0.2))
+         for s in range(3)])
+    base = {'mlm_l': 6.7, 'mlm_acc': 0.074, 'nsp_l': 0.69, 'nsp_acc': 0.5}
+    text = X.interpret(e, rows, 'At size:', base)
+    assert '`nsp_weight=1` did not clear the unigram gate' in text
+    assert 'no arm is compared with it' in text
+    assert 'changes by' not in text
+    assert 'nothing is compared' in X.interpret(e, rows, 'At size:')
+    assert 'at chance' in text

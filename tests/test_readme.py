@@ -40,7 +40,7 @@ TINY = {
         '--seeds', '0', '--set', 'preset=tiny', '--set', 'train.num_steps=2',
         '--set', 'data.batch_size=16', '--set', 'probe.num_sentences=20',
         '--out', 'plots/_readme_nsp'],
-    'python -m sandbox compare curves plots/nsp/runs/* --smooth 0.6 --log':
+    'python -m sandbox compare curves plots/recipe/runs/* --smooth 0.6':
         ['--out', 'plots/_readme_curves'],
     'python -m sandbox probe RUN_DIR --suite --data-dir '
     '../shared/data/wikitext-2':
@@ -81,8 +81,7 @@ def project(tmp_path_factory, wikitext_dir):
     project = root / 'main'
     (project / 'plots').mkdir(parents=True)
     (project / 'experiments').symlink_to(ROOT / 'experiments')
-    for name in ('nsp', 'recipe'):
-        (project / 'plots' / name).symlink_to(ROOT / 'plots' / name)
+    (project / 'plots' / 'recipe').symlink_to(ROOT / 'plots' / 'recipe')
     run_dir = project / 'plots' / 'runs' / 'tiny'
     _run([sys.executable, '-m', 'sandbox', 'pretrain', '--data-dir',
           str(wikitext_dir), '--out', str(run_dir), *PRETRAIN_TINY],

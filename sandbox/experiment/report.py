@@ -169,88 +169,82 @@ def write_tables(out, results):
     return rows
 
 
-def difference(row, base, col):
-    """(row - base, its standard error or None) of a column's means."""
-    d = row[f'{col}_mean'] - base[f'{col}_mean']
-    stds = [(row[f'{col}_std'], row['n']), (base[f'{col}_std'], base['n'])]
-    if any(s is None for s, _ in stds):
-        return d, None
-    return d, math.sqrt(sum(s ** 2 / n for s, n in stds))
+# The unigram gate: an arm is compared only once its validation MLM loss
+# is GATE_MARGIN nats under the unigram's and its accuracy twice the
+# unigram's; NSP counts as learned above NSP_LEARNED accuracy
+GATE_MARGIN = 0.1
+NSP_LEARNED = 0.55
 
 
-def interpret(experiment, rows, size_note):
-    """One paragraph of what the numbers say, from the aggregated rows."""
+def clears_gate(row, baseline):
+    """Whether an aggregated row has learned beyond the unigram baseline."""
+    return baseline is not None and \
+        row['final_val_mlm_l_mean'] < baseline['mlm_l'] - GATE_MARGIN and \
+        row['final_val_mlm_acc_mean'] >= 2 * baseline['mlm_acc']
+
+
+def interpret(experiment, rows, size_note, baseline=None):
+    """One paragraph of what the numbers say, from the aggregated rows.
+
+    Nothing is compared unless it clears the unigram gate (clears_gate,
+    against `baseline`, baseline.baselines' dict); arms share their seeds,
+    so differences are paired by seed, and none is claimed with fewer
+    than MIN_SEEDS_TO_RANK seeds.
+    """
     rows = [{**r, 'label': f"`{r['label']}`"} for r in rows  # as code
             if r.get('final_val_mlm_l_mean') is not None]
     if not rows:
         return 'No finished run yet.'
     base = next((r for r in rows if r['label'] ==
                  f'`{experiment.baseline_label}`'), rows[0])
-    return ' '.join([size_note, *_on_the_loss(rows, base),
-                     *_on_the_accuracies(rows), *_on_the_probes(rows),
+    return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
+                     *_on_nsp(rows), *_on_the_probes(rows),
                      *_on_speed_and_seeds(rows)])
 
 
-def _on_the_loss(rows, base, key='final_val_mlm_l'):
-    """Sentences on the validation MLM loss: range, baseline, overfitting."""
-    ranked = sorted(rows, key=lambda r: r[f'{key}_mean'])
-    best, worst = ranked[0], ranked[-1]
-    parts = [f'The lowest final validation MLM loss (mask rate 0.15) is '
-             f'{best[f"{key}_mean"]:.3f} for {best["label"]}, the highest '
-             f'{worst[f"{key}_mean"]:.3f} for {worst["label"]}.']
-    beyond, within, unknown = [], [], []
-    for r in rows:
-        if r is base:
-            continue
-        d, se = difference(r, base, key)
-        if se is None:
-            unknown.append(f'{r["label"]} ({d:+.3f})')
-        else:
-            (beyond if abs(d) > 2 * se else within).append(
-                f'{r["label"]} ({d:+.3f} ± {se:.3f})')
-    found = []
-    if beyond:
-        found.append('beyond the seed-to-seed noise (more than 2 standard '
-                     'errors) for ' + ', '.join(beyond))
-    if within:
-        found.append(('within it' if beyond else 'within the seed-to-seed '
-                      'noise (2 standard errors)') + ' for ' +
-                     ', '.join(within))
-    if unknown:
-        found.append('with one seed, of unknown noise, for ' +
-                     ', '.join(unknown))
-    if found:
-        parts.append(f'Against the baseline ({base["label"]}), the loss '
-                     f'changes ' + '; '.join(found) + '.')
-    rose = [f'{r["label"]} ({r["best_val_mlm_l_mean"]:.3f} to '
-            f'{r[f"{key}_mean"]:.3f})' for r in rows
-            if r.get('best_val_mlm_l_mean') is not None and
-            r[f'{key}_mean'] - r['best_val_mlm_l_mean'] > 0.01]
-    if rose:
-        parts.append('The validation loss rose from its best to its last '
-                     'value for ' + ', '.join(rose) + ': a sign of '
-                     'overfitting.')
+def _on_the_gate(rows, base, baseline, key='final_val_mlm_l'):
+    """Which arms cleared the unigram gate, and their paired differences."""
+    if baseline is None:
+        return ['No unigram baseline is recorded with these runs, so no arm '
+                'can be shown to have learned: nothing is compared.']
+    failed = [r['label'] for r in rows if not clears_gate(r, baseline)]
+    parts = []
+    if failed:
+        parts.append(
+            f'{", ".join(failed)} did not clear the unigram gate (validation '
+            f'MLM loss {GATE_MARGIN} nats under the unigram\'s '
+            f'{baseline["mlm_l"]:.3f} and accuracy at least twice its '
+            f'{baseline["mlm_acc"]:.3f}): they have learned little beyond '
+            'word frequencies and are not compared.')
+    if not clears_gate(base, baseline):
+        parts.append(f'The baseline arm {base["label"]} is among them, so '
+                     'no arm is compared with it.')
+        return parts
+    others = [r for r in rows if r is not base and clears_gate(r, baseline)]
+    if others:
+        n = min(r['n'] for r in [base] + others)
+        changes = ', '.join(
+            f'{r["label"]} {r[f"{key}_mean"] - base[f"{key}_mean"]:+.3f}'
+            for r in others)
+        parts.append(
+            f'Against the baseline arm ({base["label"]}), paired by seed '
+            f'over {n} seed{"s" if n > 1 else ""}, the final validation MLM '
+            f'loss changes by: {changes}. ' +
+            (f'With fewer than {MIN_SEEDS_TO_RANK} seeds no difference is '
+             'established.' if n < MIN_SEEDS_TO_RANK else
+             'No paired t-interval is computed yet, so none is claimed.'))
     return parts
 
 
-def _on_the_accuracies(rows):
-    """Sentences on the validation MLM and NSP accuracies."""
-    acc = [r['final_val_mlm_acc_mean'] for r in rows]
-    if max(acc) - min(acc) < 0.005:
-        parts = [f'Validation MLM accuracy is the same for every group '
-                 f'({sum(acc) / len(acc):.3f}): the models predict little '
-                 'beyond the most frequent words yet, so the losses, not '
-                 'the accuracies, tell the groups apart.']
-    else:
-        top = max(rows, key=lambda r: r['final_val_mlm_acc_mean'])
-        parts = [f'Validation MLM accuracy ranges {min(acc):.3f}-'
-                 f'{max(acc):.3f}, highest for {top["label"]}.']
-    nsp = [(r['final_val_nsp_acc_mean'], r['label']) for r in rows]
-    lo, hi = min(nsp), max(nsp)
-    parts.append(f'NSP accuracy ranges {lo[0]:.3f} ({lo[1]}) to {hi[0]:.3f}'
-                 f' ({hi[1]})' + ('; everything near 0.5 is chance.' if
-                                  lo[0] < 0.56 else '.'))
-    return parts
+def _on_nsp(rows):
+    """Which arms' NSP accuracy is above chance."""
+    above = [f'{r["label"]} ({r["final_val_nsp_acc_mean"]:.3f})'
+             for r in rows if r['final_val_nsp_acc_mean'] > NSP_LEARNED]
+    if not above:
+        return [f'NSP accuracy is at most {NSP_LEARNED} in every arm: at '
+                'chance, nothing to compare.']
+    return [f'NSP accuracy is above {NSP_LEARNED} for ' + ', '.join(above) +
+            '; the other arms are at chance.']
 
 
 def _on_the_probes(rows):
@@ -311,9 +305,10 @@ def write_report(experiment, out, runs, results, quick, command):
         groups.setdefault(result['label'], []).append(
             load_run(out / 'runs' / result['name']))
     images = save_figures(experiment, out, rows, groups)
+    baseline = next(iter(groups.values()))[0]['baseline']
     write_text(out / 'README.md', readme(
         experiment, rows, images, runs[0].configs.probe, command,
-        size_note(runs, quick)))
+        size_note(runs, quick), baseline))
     return rows
 
 
@@ -357,7 +352,8 @@ def save_figures(experiment, out, rows, groups):
     return images
 
 
-def readme(experiment, rows, images, probe_config, command, size_note):
+def readme(experiment, rows, images, probe_config, command, size_note,
+           baseline=None):
     """The experiment's README.md: question, command, table, figures."""
     text = [f'# {experiment.name}: {experiment.question}', '']
     if experiment.background:
@@ -383,5 +379,5 @@ def readme(experiment, rows, images, probe_config, command, size_note):
     for stem, caption in images:
         text += [f'![{caption}]({stem}.png)', '', f'*{caption}.*', '']
     text += ['## What the numbers say', '',
-             interpret(experiment, rows, size_note), '']
+             interpret(experiment, rows, size_note, baseline), '']
     return '\n'.join(text)
