@@ -280,10 +280,10 @@ def _on_speed_and_seeds(rows):
         parts.append(f'Training speed ranges {speed[0][0]:.0f} pairs/s '
                      f'({speed[0][1]}) to {speed[-1][0]:.0f} '
                      f'({speed[-1][1]}).')
-    if min(r['n'] for r in rows) < 3:
-        parts.append('With fewer than 3 seeds the standard errors are '
-                     'rough; read differences of a few hundredths as '
-                     'noise.')
+    if min(r['n'] for r in rows) < MIN_SEEDS_TO_RANK:
+        parts.append(f'With fewer than {MIN_SEEDS_TO_RANK} seeds the '
+                     'standard errors are rough; read differences of a few '
+                     'hundredths as noise.')
     return parts
 
 
