@@ -275,7 +275,7 @@ def add_experiment(sub):
     add_corpus_arguments(p, '$SANDBOX_WIKITEXT_DIR, the cache, or a '
                          'download')
     p.add_argument('--out', help='results folder (default plots/<name>, '
-                   'plots/<name>-full without --quick)')
+                   'plots/<name>-quick with --quick)')
     p.add_argument('--seeds', type=int, nargs='+')
     p.add_argument('--set', dest='overrides', action='append', default=[],
                    metavar='SECTION.FIELD=VALUE',

@@ -34,9 +34,9 @@ class RunOptions(NamedTuple):
 
 
 def default_out(experiment, quick):
-    """plots/<name> for --quick (what is committed), plots/<name>-full."""
-    return pathlib.Path('plots') / (experiment.name if quick else
-                                    f'{experiment.name}-full')
+    """plots/<name> at standard size (what is shipped), else <name>-quick."""
+    return pathlib.Path('plots') / (f'{experiment.name}-quick' if quick
+                                    else experiment.name)
 
 
 def default_command(experiment, quick):
@@ -53,7 +53,7 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
 
     Args:
         quick: the QUICK size and quick_seeds.
-        out: results folder (default plots/<name>, or plots/<name>-full).
+        out: results folder (default plots/<name>, or plots/<name>-quick).
         seeds, overrides: see Experiment.runs.
         rerun: train finished runs again.
         reprobe_all: probe finished runs again from their model.keras.
