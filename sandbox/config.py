@@ -66,6 +66,9 @@ class DataConfig(_Config):
     max_len: int = 64              # tokens per sequence incl. <cls>/<sep>
     min_freq: int = 5              # vocabulary threshold on train counts
     mask_rate: float = 0.15        # fraction of tokens predicted by MLM
+    # Fraction of tokens corrupted by mask_split; None: the predicted ones
+    # (BERT). Wettig et al. (2022) vary it apart from the prediction rate.
+    corrupt_rate: Optional[float] = None
     # <mask> / random word / unchanged shares of the predictions
     mask_split: Tuple[float, float, float] = (0.8, 0.1, 0.1)
     max_preds: Optional[int] = None  # slots; None: round(max_len * rate)
@@ -79,6 +82,8 @@ class DataConfig(_Config):
         check_range('max_len', self.max_len, 4, integer=True)
         check_range('min_freq', self.min_freq, 0, integer=True)
         check_range('mask_rate', self.mask_rate, 0, 1)
+        if self.corrupt_rate is not None:
+            check_range('corrupt_rate', self.corrupt_rate, 0, 1)
         split = self.mask_split
         if not isinstance(split, tuple) or len(split) != 3:
             raise ConfigError('mask_split must have 3 parts (mask, random, '

@@ -163,7 +163,7 @@ def num_mlm_preds(valid_lens, num_candidates, mask_rate, num_slots):
 
 
 def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
-                mask_split=(0.8, 0.1, 0.1), num_slots=10):
+                mask_split=(0.8, 0.1, 0.1), num_slots=10, corrupt_rate=None):
     """Draw MLM predictions for sequences; return masked tokens and targets.
 
     Positions are drawn uniformly among the non-special tokens (never <cls>,
@@ -171,6 +171,12 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
     token or stays, by `mask_split`. Unlike d2l, which may draw any token
     including the specials, the random token comes from the non-special
     vocabulary (<unk> is a corpus word and counts as non-special).
+
+    With a `corrupt_rate` other than `mask_rate` (Wettig et al. 2022), that
+    share of the tokens is replaced by `mask_split` and `mask_rate` of them
+    are predicted: both are prefixes of one random order, so the predicted
+    tokens are corrupted ones when corrupt_rate > mask_rate, and include
+    every corrupted one otherwise.
 
     Args:
         tokens: (batch, max_len) int32 ids.
@@ -199,15 +205,21 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
     pred_positions = tf.where(is_pred, pred_positions, 0)
     labels = tf.gather(tokens, pred_positions, batch_dims=1)  # (batch, slots)
     labels = tf.where(is_pred, labels, 0)
-    # Replacement of each prediction: <mask>, a random token, or itself
-    u = tf.random.stateless_uniform(tf.shape(pred_positions), seeds[1])
     non_special = tf.constant(
         [i for i, t in enumerate(vocab.idx_to_token)
          if t not in RESERVED_TOKENS], tf.int32)
+    if corrupt_rate is not None and corrupt_rate != mask_rate:
+        masked = _corrupt(tokens, valid_lens, is_candidate, keys, seeds[1:],
+                          non_special, vocab['<mask>'], corrupt_rate,
+                          mask_split)
+        return (masked, pred_positions, tf.cast(is_pred, tf.float32),
+                labels)
+    # Replacement of each prediction: <mask>, a random token, or itself
+    u = tf.random.stateless_uniform(tf.shape(pred_positions), seeds[1])
+    p_mask, p_random, _ = mask_split
     random_tokens = tf.gather(non_special, tf.random.stateless_uniform(
         tf.shape(pred_positions), seeds[2], maxval=tf.size(non_special),
         dtype=tf.int32))  # (batch, slots)
-    p_mask, p_random, _ = mask_split
     replacement = tf.where(
         u < p_mask, vocab['<mask>'],
         tf.where(u < p_mask + p_random, random_tokens, labels))
@@ -218,6 +230,32 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
     masked = tf.tensor_scatter_nd_update(
         tokens, index, tf.boolean_mask(replacement, is_pred))
     return masked, pred_positions, tf.cast(is_pred, tf.float32), labels
+
+
+def _corrupt(tokens, valid_lens, is_candidate, keys, seeds, non_special,
+             mask_id, corrupt_rate, mask_split):
+    """Replace the first corrupt_rate share of the `keys` order by mask_split.
+
+    Args:
+        keys: (batch, max_len) the random order of mask_tokens, candidates
+            first.
+        seeds: (2, 2) stateless seeds of the replacement draws.
+    """
+    num_corrupt = num_mlm_preds(
+        valid_lens, tf.reduce_sum(tf.cast(is_candidate, tf.int32), 1),
+        corrupt_rate, tf.shape(tokens)[1])  # (batch,)
+    # Rank of each position in the order: (batch, max_len)
+    rank = tf.argsort(tf.argsort(keys, axis=1, stable=True), axis=1)
+    is_corrupt = rank < num_corrupt[:, None]
+    u = tf.random.stateless_uniform(tf.shape(tokens), seeds[0])
+    random_tokens = tf.gather(non_special, tf.random.stateless_uniform(
+        tf.shape(tokens), seeds[1], maxval=tf.size(non_special),
+        dtype=tf.int32))  # (batch, max_len)
+    p_mask, p_random, _ = mask_split
+    replacement = tf.where(
+        u < p_mask, mask_id,
+        tf.where(u < p_mask + p_random, random_tokens, tokens))
+    return tf.where(is_corrupt, replacement, tokens)
 
 
 def load_corpus(data_dir=None, split='train', vocab=None, min_freq=5,
@@ -233,7 +271,8 @@ def make_dataset(pairs, vocab, config, shuffle=True, drop_remainder=False):
     n = len(pairs.tokens)
     masker = dict(vocab=vocab, mask_rate=config.mask_rate,
                   mask_split=config.mask_split,
-                  num_slots=config.num_pred_slots)
+                  num_slots=config.num_pred_slots,
+                  corrupt_rate=config.corrupt_rate)
     if config.masking == 'static':  # d2l: one draw of masks, kept for good
         masked = mask_tokens(pairs.tokens, pairs.valid_lens,
                              tf.constant([config.seed, 0]), **masker)

@@ -81,6 +81,7 @@ def pretrain(data_config=None, model_config=None, train_config=None,
     claim_run_dir(run_dir, {
         'data': data_config.to_dict(), 'model': model_config.to_dict(),
         'train': train_config.to_dict(), 'vocab_size': len(vocab),
+        'steps_per_epoch': int(train_iter.cardinality()),
         'data_dir': str(pathlib.Path(data_dir).resolve()),
         'versions': {'tensorflow': tf.__version__,
                      'keras': keras.__version__,

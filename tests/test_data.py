@@ -162,6 +162,51 @@ def test_rate_one_predicts_every_word(synthetic, split):
     np.testing.assert_array_equal(tokens, expected)
 
 
+@settings(max_examples=20, deadline=None)
+@given(mask_rate=st.floats(0.05, 1), corrupt_rate=st.floats(0, 1),
+       seed=st.integers(0, 2**31 - 1))
+def test_corruption_apart_from_prediction(synthetic, mask_rate,
+                                          corrupt_rate, seed):
+    # Wettig et al.'s m_corr and m_pred: all-<mask> corruption makes the
+    # corrupted positions visible, so their count and their overlap with
+    # the predictions can be checked exactly
+    enc, vocab = synthetic
+    max_len = 32
+    pairs = data.make_sentence_pairs(enc, vocab, max_len,
+                                     np.random.default_rng(seed))
+    kwargs = dict(mask_rate=mask_rate, mask_split=(1.0, 0.0, 0.0),
+                  num_slots=max_len)
+    tokens, positions, weights, labels = _mask(
+        pairs, vocab, seed, corrupt_rate=corrupt_rate, **kwargs)
+    plain = _mask(pairs, vocab, seed, **kwargs)
+    # The predictions do not depend on the corruption rate
+    for got, want in zip((positions, weights, labels), plain[1:]):
+        np.testing.assert_array_equal(got, want)
+    is_word = ~np.isin(pairs.tokens, [vocab[t] for t in data.RESERVED_TOKENS])
+    num_corrupt = np.minimum(np.round(corrupt_rate * pairs.valid_lens),
+                             is_word.sum(1))
+    if corrupt_rate > 0:
+        num_corrupt = np.maximum(num_corrupt, 1)
+    corrupted = tokens == vocab['<mask>']
+    np.testing.assert_array_equal(corrupted.sum(1), num_corrupt)
+    assert not (corrupted & ~is_word).any()
+    np.testing.assert_array_equal(tokens[~corrupted], pairs.tokens[~corrupted])
+    for i in range(len(tokens)):
+        predicted = np.zeros(max_len, bool)
+        predicted[positions[i, :int(weights[i].sum())]] = True
+        inner, outer = sorted([corrupted[i], predicted],
+                              key=lambda m: m.sum())
+        assert not (inner & ~outer).any()  # one set holds the other
+
+
+def test_corrupt_rate_equal_to_mask_rate_is_bert(synthetic):
+    enc, vocab = synthetic
+    pairs = data.make_sentence_pairs(enc, vocab, 32, np.random.default_rng(3))
+    for got, want in zip(_mask(pairs, vocab, corrupt_rate=0.15),
+                         _mask(pairs, vocab)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_one_word_vocabulary(synthetic_dir):
     # min_freq above every count leaves <unk> as the only word
     enc, vocab = data.load_corpus(synthetic_dir, min_freq=10**9, verify=False)
@@ -316,6 +361,7 @@ def test_validation_split_uses_train_vocab(synthetic_dir):
     ('mask_rate', float('nan'), 'mask_rate must be finite'),
     ('batch_size', 2.5, 'batch_size must be an integer'),
     ('nsp', 'yes', 'nsp must be a bool'),
+    ('corrupt_rate', 1.5, r'corrupt_rate must be in \[0, 1\]'),
 ])
 def test_bad_config_names_field(field, value, message):
     with pytest.raises((ValueError, TypeError), match=message):

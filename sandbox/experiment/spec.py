@@ -15,7 +15,8 @@ import re
 from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
 from sandbox.config import (RECIPES, SEED_KEYS, SETTING_KEYS, ConfigError,
-                            Configs, check_range, check_setting,
+                            Configs, check_choice, check_range,
+                            check_setting,
                             configs_from_settings)
 
 # The two sizes every experiment starts from; its own settings win.
@@ -24,6 +25,8 @@ from sandbox.config import (RECIPES, SEED_KEYS, SETTING_KEYS, ConfigError,
 # at which the baseline arm clears the unigram gate.
 FULL = {**RECIPES['default'], 'data.max_len': 64,
         'probe.num_sentences': 1000}
+# What the curves of an experiment may be drawn against
+X_AXES = ('step', 'epoch', 'time')
 # Quick: the same recipe for 100 steps of 64 pairs, a smoke test of the
 # code: every arm is still at the unigram baseline, so nothing is ranked.
 QUICK = {**FULL, 'data.batch_size': 64, 'train.num_steps': 100,
@@ -125,6 +128,8 @@ class Experiment:
         background: what the literature says, for the README.
         smooth, log_scale: how curves.png draws the losses (EMA weight of
             the training curves; log-scale y axes).
+        x_axis: the curves' x axis, one of X_AXES: 'step', 'epoch' (where
+            epochs matter) or 'time' (equal wall-clock budgets).
     """
     name: str
     question: str
@@ -138,6 +143,7 @@ class Experiment:
     background: str = ''
     smooth: float = 0.6
     log_scale: bool = False
+    x_axis: str = 'step'
 
     def __post_init__(self):
         if not isinstance(self.name, str) or slug(self.name) != self.name \
@@ -163,6 +169,7 @@ class Experiment:
         if not isinstance(self.log_scale, bool):
             raise ConfigError(f'log_scale must be a bool, '
                               f'got {self.log_scale!r}')
+        check_choice('x_axis', self.x_axis, X_AXES)
         axes = [make_axis(k, v) for k, v in self.grid.items()]
         names = [a.name for a in axes]
         # 'mask_rate' names the axis unless two sections' fields clash
