@@ -8,6 +8,7 @@ TensorFlow: the figures read plain rows and reports (sandbox.runs').
 import pathlib
 
 import numpy as np
+import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator,
@@ -18,22 +19,16 @@ from sandbox.runs import atomic_save
 # (panel title, train key, validation key, baseline key and its label)
 PANELS = (('MLM loss', 'mlm_l', 'val_mlm_l', 'mlm_l', 'unigram'),
           ('NSP loss', 'nsp_l', 'val_nsp_l', 'nsp_l', 'chance'))
-# (panel title, per-layer metric of a probe report)
+# (panel title, per-layer metric of a probe report, y-axis label)
 LAYER_PANELS = (
-    ('self-similarity − anisotropy', 'self_sim_adj'),
-    ('intra-sentence similarity − anisotropy', 'intra_sim_adj'),
-    ('max explainable variance', 'mev'),
-    ('anisotropy (random pairs)', 'anisotropy'),
-    ('different-token similarity (raw)', 'token_sim'),
-    ('different-token similarity (centred)', 'token_sim_centred'),
-    ('effective rank (centred)', 'eff_rank'),
-)
-# (panel title, results-table column, higher is better)
-SUMMARY_PANELS = (
-    ('final val MLM loss', 'final_val_mlm_l', False),
-    ('final val MLM accuracy', 'final_val_mlm_acc', True),
-    ('final val NSP accuracy', 'final_val_nsp_acc', True),
-    ('pairs / second', 'pairs_per_sec', True),
+    ('self-similarity − anisotropy', 'self_sim_adj', 'cosine difference'),
+    ('intra-sentence similarity − anisotropy', 'intra_sim_adj',
+     'cosine difference'),
+    ('max explainable variance', 'mev', 'share of variance'),
+    ('anisotropy (random pairs)', 'anisotropy', 'cosine'),
+    ('different-token similarity (raw)', 'token_sim', 'cosine'),
+    ('different-token similarity (centred)', 'token_sim_centred', 'cosine'),
+    ('effective rank (centred)', 'eff_rank', 'dimensions'),
 )
 
 
@@ -55,19 +50,16 @@ def color(i, n):
 def ema(values, weight=0.6):
     """TensorBoard's debiased exponential moving average; NaN passes through.
 
-    weight 0 returns the values; a constant series stays constant.
+    pandas' ewm with adjust=True is that average (weights weight**k over the
+    values so far, normalised); ignore_na skips the values that are not
+    finite, which pass through. weight 0 returns the values.
     """
     if not 0 <= weight < 1:
         raise ValueError(f'weight must be in [0, 1), got {weight!r}')
-    out, last, debias = [], 0.0, 0.0
-    for v in np.asarray(values, np.float64):
-        if not np.isfinite(v):
-            out.append(v)
-            continue
-        last = weight * last + (1 - weight) * v
-        debias = weight * debias + (1 - weight)
-        out.append(last / debias)
-    return np.array(out)
+    raw = pd.Series(np.asarray(values, np.float64))
+    finite = raw.where(np.isfinite(raw))
+    smooth = finite.ewm(alpha=1 - weight, adjust=True, ignore_na=True).mean()
+    return smooth.where(finite.notna(), raw).to_numpy()
 
 
 def mean_std(series):
@@ -84,9 +76,9 @@ def mean_std(series):
     return stacked.mean(0), std
 
 
-def _column(rows, key):
-    """(steps, values) of the rows that have `key`."""
-    pairs = [(row['step'], row[key]) for row in rows
+def _column(rows, key, xkey='step'):
+    """(x, values) of the rows that have `key`, x their `xkey`."""
+    pairs = [(row[xkey], row[key]) for row in rows
              if row.get(key) is not None]
     return tuple(np.array(p) for p in zip(*pairs)) if pairs else \
         (np.array([]), np.array([]))
@@ -151,75 +143,94 @@ def save_loss_plot(history, stem, num_steps=None, baseline=None):
 
 
 def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
-                figsize=None, skip=0.2, baseline=None):
+                figsize=None, baseline=None, xlabel='step'):
     """Overlay loss curves of groups of runs, MLM and NSP side by side.
 
     Args:
-        groups: a list of (label, [metric rows of each seed's run]).
+        groups: a list of (label, [metric rows of each seed's run]); rows
+            with an 'x' are drawn against it, else against their step.
         smooth: TensorBoard-style EMA weight for the training curves.
-        log: log-scale y axes.
+        log: log-scale y axes (use only where the losses span a decade).
         panels: (title, train key, validation key, baseline key, its
             label) per panel.
-        skip: the y range fits the curves after this fraction of the steps,
-            so the first steps' large losses do not flatten the rest
-            (linear axes only).
         baseline: the unigram MLM loss and NSP chance (baseline.baselines'
-            dict), drawn as dashed lines inside the y range.
+            dict), drawn as dashed lines.
     Train curves are lines with a +-std band over seeds; validation points
-    are circles joined by a dashed line, with their own band.
+    are circles joined by a dashed line, with their own band. The y range
+    holds every curve from its first step. Beyond FACET_ABOVE groups each
+    group gets its own facet, with the first group in grey for reference.
     """
+    if len(groups) > FACET_ABOVE:
+        return _facet_curves(groups, smooth, log, panels, title, baseline,
+                             xlabel)
     fig = Figure(figsize=figsize or (5 * len(panels), 4.2),
                  layout='constrained')
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    shown = [[] for _ in panels]  # values in the y range, per panel
     for i, (label, runs) in enumerate(groups):
         c = color(i, len(groups))
-        for ax, seen, (_, key, val_key, *_) in zip(axes, shown, panels):
-            seen += _group_curves(ax, runs, key, val_key, c, label, smooth,
-                                  skip)
-    for ax, seen, panel in zip(axes, shown, panels):
-        _curves_panel(ax, panel, seen, baseline, skip, log)
+        for ax, (_, key, val_key, *_) in zip(axes, panels):
+            _group_curves(ax, runs, key, val_key, c, label, smooth)
+    for ax, panel in zip(axes, panels):
+        _curves_panel(ax, panel, baseline, log, xlabel)
     _curves_legend(fig, axes, groups, smooth, baseline)
     if title:
         fig.suptitle(title)
     return fig
 
 
-def _group_curves(ax, runs, key, val_key, c, label, smooth, skip):
-    """One group's train and validation bands; the values they span."""
-    seen = []
-    steps = _column(runs[0], key)[0]
+# Groups above which plot_curves draws one facet a group
+FACET_ABOVE = 4
+
+
+def _facet_curves(groups, smooth, log, panels, title, baseline, xlabel):
+    """plot_curves with a facet a group: a row of facets a panel each."""
+    cols = min(4, len(groups))
+    rows_per_panel = -(-len(groups) // cols)
+    fig = Figure(figsize=(3.6 * cols, 2.9 * rows_per_panel * len(panels)),
+                 layout='constrained')
+    axes = fig.subplots(rows_per_panel * len(panels), cols, squeeze=False,
+                        sharex=True)
+    for p, panel in enumerate(panels):
+        _, key, val_key, *_ = panel
+        block = axes[p * rows_per_panel:(p + 1) * rows_per_panel].ravel()
+        for i, (ax, (label, runs)) in enumerate(zip(block, groups)):
+            if i:  # the reference group under every other facet
+                _group_curves(ax, groups[0][1], key, val_key, '0.6',
+                              groups[0][0], smooth)
+            _group_curves(ax, runs, key, val_key, color(i, len(groups)),
+                          label, smooth)
+            _curves_panel(ax, panel, baseline, log, xlabel)
+            ax.set_title(f'{panel[0]}: {label}', fontsize=9)
+        for ax in block[len(groups):]:
+            ax.axis('off')
+    if title:
+        fig.suptitle(f'{title}\n(grey: {groups[0][0]}; mean ± std over '
+                     'seeds; circles: validation)', fontsize=10)
+    return fig
+
+
+def _group_curves(ax, runs, key, val_key, c, label, smooth):
+    """One group's train and validation bands."""
+    xkey = 'x' if runs[0] and 'x' in runs[0][0] else 'step'
+    steps = _column(runs[0], key, xkey)[0]
     if len(steps):
-        steps, mean, std = _band(
-            ax, steps, [ema(_column(r, key)[1], smooth) for r in runs], c,
-            0.18, '-', lw=1.4, label=label)
-        late = steps >= steps[0] + skip * (steps[-1] - steps[0])
-        seen += [mean[late] - std[late], mean[late] + std[late]]
-    val_steps = _column(runs[0], val_key)[0] if val_key else []
+        _band(ax, steps, [ema(_column(r, key, xkey)[1], smooth)
+                          for r in runs], c, 0.18, '-', lw=1.4, label=label)
+    val_steps = _column(runs[0], val_key, xkey)[0] if val_key else []
     if len(val_steps):
-        _, mean, std = _band(ax, val_steps,
-                             [_column(r, val_key)[1] for r in runs], c,
-                             0.12, 'o--', ms=4, lw=1)
-        seen += [mean - std, mean + std]
-    return seen
+        _band(ax, val_steps, [_column(r, val_key, xkey)[1] for r in runs],
+              c, 0.12, 'o--', ms=4, lw=1)
 
 
-def _curves_panel(ax, panel, seen, baseline, skip, log):
-    """A panel's baseline line, y range, labels and log ticks."""
+def _curves_panel(ax, panel, baseline, log, xlabel):
+    """A panel's baseline line, labels and log ticks."""
     title, _, _, base_key, base_label = panel
     if baseline is not None:
         ax.axhline(baseline[base_key], color='0.3', ls='--', lw=1,
                    label=f'{base_label} {baseline[base_key]:.2f}')
-        seen = seen + [np.array([baseline[base_key]])]
         ax.legend(loc='upper right', fontsize=8, handlelength=1.5)
-    values = np.concatenate(seen) if seen else np.array([])
-    values = values[np.isfinite(values)]
-    if skip and not log and len(values) and values.min() < values.max():
-        low, high = values.min(), values.max()
-        pad = 0.05 * (high - low)
-        ax.set_ylim(low - pad, high + pad)
     ax.set_title(title)
-    ax.set_xlabel('step')
+    ax.set_xlabel(xlabel)
     ax.set_ylabel('cross-entropy')
     ax.grid(alpha=0.3)
     if log:  # ticks at 1, 2, 3, 5, 7 x 10^k, written plainly
@@ -301,42 +312,41 @@ def plot_learning_curves(runs, title=None, machine=None):
 
 # ------------------------------------------------- summaries and probes
 
-def plot_summary(rows, panels=SUMMARY_PANELS, title=None, mark_best=False):
-    """Dot-and-whisker view of a results table: one row a group.
+def plot_paired(arms, baseline_label, panels, title=None):
+    """Paired differences from the baseline arm with their intervals.
 
     Args:
-        rows: aggregated rows with 'label', '<col>_mean' and '<col>_std'.
-        mark_best: circle the best group of each panel (only where the
-            seeds establish it).
+        arms: [(label, {column: (n, mean, low, high, ...)}, colour)], the
+            colour the arm has in the other figures.
+        panels: [(panel title, column)].
+    A dot a difference, its whisker the confidence interval (none below 2
+    seeds), and a line at 0: an interval that crosses it shows no effect.
     """
-    fig = Figure(figsize=(3.3 * len(panels), 0.45 * len(rows) + 1.6),
+    panels = [(t, c) for t, c in panels if any(c in d for _, d, _ in arms)]
+    fig = Figure(figsize=(3.6 * len(panels), 0.5 * len(arms) + 1.8),
                  layout='constrained')
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-    y = np.arange(len(rows))[::-1]
-    colors = [color(i, len(rows)) for i in range(len(rows))]
-    for ax, (panel, key, higher) in zip(axes, panels):
-        mean = np.array([_num(r.get(f'{key}_mean')) for r in rows])
-        std = np.nan_to_num([_num(r.get(f'{key}_std')) for r in rows])
-        ax.errorbar(mean, y, xerr=std, fmt='none', ecolor='0.5', capsize=3)
-        ax.scatter(mean, y, c=colors, zorder=3)
-        if mark_best and np.isfinite(mean).any() and \
-                np.nanmax(mean) > np.nanmin(mean):
-            best = np.nanargmax(mean) if higher else np.nanargmin(mean)
-            ax.scatter(mean[best], y[best], s=160, facecolors='none',
-                       edgecolors='k', zorder=4)
-        ax.set_title(panel + (' ↑' if higher else ' ↓'), fontsize=10)
+    y = np.arange(len(arms))[::-1]
+    for ax, (panel, col) in zip(axes, panels):
+        ax.axvline(0, color='0.3', lw=1)
+        for yi, (_, diffs, c) in zip(y, arms):
+            if col not in diffs:
+                continue
+            n, mean, low, high = diffs[col][:4]
+            if np.isfinite(low):
+                ax.plot([low, high], [yi, yi], color=c, lw=2)
+            ax.plot(mean, yi, 'o', color=c, ms=6)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel(f'arm − {baseline_label}', fontsize=8)
         ax.grid(alpha=0.3, axis='x')
         ax.xaxis.set_major_locator(MaxNLocator(4))
-    axes[0].set_yticks(y, [r['label'] for r in rows], fontsize=8)
-    axes[0].set_ylim(-0.6, len(rows) - 0.4)
+    axes[0].set_yticks(y, [f'{label} (n={min(d[0] for d in diffs.values())})'
+                           for label, diffs, _ in arms], fontsize=8)
+    axes[0].set_ylim(-0.6, len(arms) - 0.4)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(f'{title}\npaired by seed, 95% t-intervals',
+                     fontsize=10)
     return fig
-
-
-def _num(value):
-    """A table cell as a float (NaN where blank)."""
-    return float('nan') if value is None or value == '' else float(value)
 
 
 def plot_layers(groups, panels=LAYER_PANELS, title=None):
@@ -344,30 +354,69 @@ def plot_layers(groups, panels=LAYER_PANELS, title=None):
 
     Args:
         groups: a list of (label, [probe reports of each seed's run]).
+    The anisotropy-adjusted panels leave out layers whose anisotropy is
+    above ADJUST_BELOW: there both terms are near 1 and their difference
+    says nothing (a collapsed layer would read as "maximally
+    contextual"). Models of different depths share a relative-depth axis.
     """
     cols = 3
     rows = (len(panels) + 1 + cols - 1) // cols  # one slot for the legend
-    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout='constrained')
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows + 0.9),
+                 layout='constrained')
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    depths = {len(r['layers']['anisotropy']) for _, reports in groups
+              for r in reports}
+    relative = len(depths) > 1
     for i, (label, reports) in enumerate(groups):
-        for ax, (_, key) in zip(axes, panels):
-            layers = [r['layers'][key] for r in reports]
-            _band(ax, np.arange(max(map(len, layers))), layers,
-                  color(i, len(groups)), 0.18, 'o-', ms=3.5, label=label)
-    for ax, (panel, _) in zip(axes, panels):
+        for ax, (_, key, _) in zip(axes, panels):
+            layers = [_layer_values(r['layers'], key) for r in reports]
+            n = max(map(len, layers))
+            x = np.arange(n) / (n - 1) if relative and n > 1 else \
+                np.arange(n)
+            _band(ax, x, layers, color(i, len(groups)), 0.18, 'o-', ms=3.5,
+                  label=label)
+    for ax, (panel, _, ylabel) in zip(axes, panels):
         ax.set_title(panel, fontsize=10)
-        ax.set_xlabel('layer (0: embeddings)')
+        ax.set_xlabel('relative depth (0: embeddings, 1: last block)'
+                      if relative else 'layer (0: embeddings)')
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        if not relative:
+            ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in axes[len(panels):]:
         ax.axis('off')
     handles, labels = axes[0].get_legend_handles_labels()
     axes[len(panels)].legend(handles, labels, loc='center', fontsize=8,
                              title='mean ± std over seeds',
                              title_fontsize=8)
+    fig.text(0.01, 0.0, LAYER_DEFINITIONS, fontsize=7.5, va='bottom',
+             wrap=True)
     if title:
         fig.suptitle(title)
     return fig
+
+
+# Anisotropy above which the adjusted panels leave a layer out
+ADJUST_BELOW = 0.9
+LAYER_DEFINITIONS = (
+    'self-similarity: mean cosine of one word\'s vectors in different '
+    'sentences; intra-sentence similarity: of a sentence\'s words with '
+    'their mean; anisotropy: of random words from different sentences; '
+    '"− anisotropy": minus that baseline (Ethayarajh 2019), left out '
+    f'where anisotropy > {ADJUST_BELOW}. Max explainable variance: share '
+    'of a word\'s variance on its first principal component. Centred: '
+    'after removing the mean vector; effective rank: exp(entropy) of the '
+    'centred singular values.')
+
+
+def _layer_values(layers, key):
+    """A report's per-layer values of `key`, adjusted ones masked where
+    the anisotropy is above ADJUST_BELOW."""
+    values = np.asarray(layers[key], np.float64)
+    if key.endswith('_adj'):
+        values = np.where(np.asarray(layers['anisotropy']) > ADJUST_BELOW,
+                          np.nan, values)
+    return values
 
 
 # ------------------------------------------------------------- attention

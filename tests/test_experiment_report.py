@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox.experiment import frames as F
 from sandbox.experiment import report as X
 from tests.conftest import make_experiment as make
 
@@ -38,11 +39,17 @@ def result(label, seed, **metrics):
             'metrics': metrics}
 
 
+def table(results, columns=tuple(c for c, *_ in X.RESULT_COLUMNS)):
+    """(frame, aggregated rows) of run results."""
+    frame = F.results_frame(results)
+    return frame, F.records(F.aggregate(frame, columns))
+
+
 def test_aggregate_gives_mean_and_sample_std_over_seeds():
-    rows = X.aggregate([result('a', 0, x=1.0, y=None),
-                        result('b', 0, x=10.0, y=4.0),
-                        result('a', 1, x=2.0, y=None),
-                        result('a', 2, x=3.0, y=None)], columns=('x', 'y'))
+    _, rows = table([result('a', 0, x=1.0, y=None),
+                     result('b', 0, x=10.0, y=4.0),
+                     result('a', 1, x=2.0, y=None),
+                     result('a', 2, x=3.0, y=None)], columns=('x', 'y'))
     a, b = rows
     assert (a['label'], a['n'], b['label'], b['n']) == ('a', 3, 'b', 1)
     assert a['x_mean'] == 2.0 and a['x_std'] == 1.0
@@ -54,66 +61,94 @@ def test_aggregate_gives_mean_and_sample_std_over_seeds():
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=6))
 def test_aggregate_matches_the_statistics_module(values):
-    row, = X.aggregate([result('g', i, x=v) for i, v in enumerate(values)],
-                       columns=('x',))
+    _, (row,) = table([result('g', i, x=v) for i, v in enumerate(values)],
+                      columns=('x',))
     assert row['x_mean'] == pytest.approx(statistics.fmean(values),
                                           abs=1e-9)
     assert row['x_std'] == pytest.approx(statistics.stdev(values), abs=1e-6)
 
 
-def test_markdown_table_formats_and_bolds_the_best():
-    rows = X.aggregate(
+def test_markdown_table_formats_and_marks_no_best():
+    _, rows = table(
         [result('a', s, final_val_mlm_l=v, pairs_per_sec=5)
          for s, v in enumerate([6.0, 7.0, 8.0])] +
         [result('b', s, final_val_mlm_l=v, pairs_per_sec=5)
          for s, v in enumerate([6.0, 6.0, 6.0])])
-    table = X.markdown_table(rows)
-    lines = table.splitlines()
+    lines = [' '.join(line.split()) for line in
+             X.markdown_table(rows).splitlines()]  # tabulate pads cells
     assert lines[0] == '| group | n | val MLM loss | pairs/s |'
     assert lines[2] == '| a | 3 | 7.000 ± 1.000 | 5 ± 0 |'
-    # b has the lowest loss; equal speeds get no bold
-    assert lines[3] == '| b | 3 | **6.000 ± 0.000** | 5 ± 0 |'
-
-
-def test_markdown_table_ranks_nothing_below_three_seeds():
-    rows = X.aggregate([result('a', 0, final_val_mlm_l=6.0),
-                        result('a', 1, final_val_mlm_l=7.0),
-                        result('b', 0, final_val_mlm_l=5.0)])
-    assert not X.can_rank(rows)
+    assert lines[3] == '| b | 3 | 6.000 ± 0.000 | 5 ± 0 |'
     assert '**' not in X.markdown_table(rows)
-    assert X.MIN_SEEDS_TO_RANK == 3
 
 
-def test_interpret_reads_the_baseline_difference():
+BASE = {'mlm_l': 6.7, 'mlm_acc': 0.05, 'nsp_l': 0.69, 'nsp_acc': 0.5}
+
+
+def test_interpret_reads_paired_intervals():
+    # Per-seed differences -1.0, -1.1, -0.9: mean -1.0, sd 0.1, t(2) 4.303
     e = make(baseline='nsp_weight=1')
-    rows = X.aggregate(
+    frame, rows = table(
         [result('nsp_weight=1', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
-                final_val_nsp_acc=0.8, pairs_per_sec=100.0)
-         for s, v in enumerate([6.0, 6.2, 6.1])] +
+                final_val_nsp_acc=nsp, pairs_per_sec=100.0)
+         for s, (v, nsp) in enumerate([(6.0, 0.8), (6.2, 0.82),
+                                       (6.1, 0.78)])] +
         [result('nsp_weight=0', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
                 final_val_nsp_acc=0.5, pairs_per_sec=100.0)
-         for s, v in enumerate([5.0, 5.2, 5.1])])
-    base = {'mlm_l': 6.7, 'mlm_acc': 0.05, 'nsp_l': 0.69, 'nsp_acc': 0.5}
-    text = X.interpret(e, rows, 'At size:', base)
+         for s, v in enumerate([5.0, 5.1, 5.2])])
+    text = X.interpret(e, frame, rows, 'At size:', BASE)
     assert text.startswith('At size: Against the baseline arm '
-                           '(`nsp_weight=1`), paired by seed over 3 seeds')
-    assert '`nsp_weight=0` -1.000' in text
+                           '`nsp_weight=1`, paired by seed over 3 seeds')
+    half = 4.302653 * 0.1 / 3 ** 0.5
+    assert (f'`nsp_weight=0` Δ val MLM loss -1.000 [{-1 - half:+.3f}, '
+            f'{-1 + half:+.3f}]') in text
     assert 'did not clear' not in text
-    assert 'NSP accuracy is above 0.55 for `nsp_weight=1` (0.800)' in text
+    assert 'NSP accuracy is above 0.55, its interval above chance, for ' \
+        '`nsp_weight=1` (0.800)' in text
 
 
-def test_interpret_compares_nothing_below_the_unigram_gate():
+def test_an_untrained_nsp_head_is_never_shown():
+    results = [{**result('w=0', s, final_val_mlm_l=5.0, final_val_mlm_acc=0.2,
+                         final_val_nsp_acc=0.9),
+                'configs': {'train': {'nsp_weight': 0.0}}} for s in range(3)]
+    frame, rows = table(results)
+    assert frame['final_val_nsp_acc'].isna().all()
+    assert rows[0]['final_val_nsp_acc_mean'] is None
+    assert 'val NSP acc' not in X.markdown_table(rows)
+    assert not X.nsp_learned(frame, 'w=0')
+
+
+def test_the_gate_refuses_a_collapsed_arm():
     e = make(baseline='nsp_weight=1')
-    rows = X.aggregate(
-        [result(label, s, final_val_mlm_l=loss, final_val_mlm_acc=acc,
-                final_val_nsp_acc=0.5, pairs_per_sec=100.0)
+    frame, rows = table(
+        [result(label, s, final_val_mlm_l=loss + 0.01 * s,
+                final_val_mlm_acc=acc, final_val_nsp_acc=0.5,
+                pairs_per_sec=100.0)
          for label, loss, acc in (('nsp_weight=1', 6.65, 0.2),
-                                  ('nsp_weight=0', 5.0, 0.2))
+                                  ('nsp_weight=0', 5.0, 0.074))
          for s in range(3)])
     base = {'mlm_l': 6.7, 'mlm_acc': 0.074, 'nsp_l': 0.69, 'nsp_acc': 0.5}
-    text = X.interpret(e, rows, 'At size:', base)
-    assert '`nsp_weight=1` did not clear the unigram gate' in text
+    assert not X.clears_gate(rows[0], base)  # loss not 0.1 under
+    assert not X.clears_gate(rows[1], base)  # accuracy the unigram's
+    assert X.compared(frame, rows, 'nsp_weight=1', base) == {}
+    text = X.interpret(e, frame, rows, 'At size:', base)
+    assert '`nsp_weight=1`, `nsp_weight=0` did not clear the unigram gate' \
+        in text
     assert 'no arm is compared with it' in text
-    assert 'changes by' not in text
-    assert 'nothing is compared' in X.interpret(e, rows, 'At size:')
+    assert 'paired by seed' not in text
+    assert 'nothing is compared' in X.interpret(e, frame, rows, 'At size:')
     assert 'at chance' in text
+
+
+def test_differences_below_three_seeds_are_not_claimed():
+    e = make(baseline='nsp_weight=1')
+    frame, rows = table(
+        [result(label, s, final_val_mlm_l=v + s, final_val_mlm_acc=0.3,
+                pairs_per_sec=1.0)
+         for label, v in (('nsp_weight=1', 5.0), ('nsp_weight=0', 4.0))
+         for s in range(2)])
+    diffs = X.compared(frame, rows, 'nsp_weight=1', BASE)
+    assert diffs['nsp_weight=0']['final_val_mlm_l'].n == 2
+    text = X.interpret(e, frame, rows, 'At size:', BASE)
+    assert 'with fewer than 3 seeds no difference is claimed' in text
+    assert X.MIN_SEEDS_TO_RANK == 3

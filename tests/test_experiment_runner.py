@@ -1,5 +1,6 @@
 """Tests for sandbox.experiment.runner: a tiny sweep end to end."""
 import json
+import re
 
 import pytest
 
@@ -10,6 +11,11 @@ TINY = {'preset': 'tiny', 'data.batch_size': 8, 'data.max_len': 32,
         'data.min_freq': 1, 'train.num_steps': 3, 'train.val_every': 3,
         'train.val_batches': 1, 'train.warmup_steps': 0,
         'probe.num_sentences': 12, 'probe.min_contexts': 2}
+
+
+def squeeze(text):
+    """Text with each run of spaces as one (tabulate pads table cells)."""
+    return re.sub(' +', ' ', text)
 
 
 @pytest.fixture(scope='module')
@@ -28,7 +34,7 @@ def test_run_experiment_end_to_end(finished_sweep):
     assert [(r['label'], r['n']) for r in rows] == [('nsp_weight=1', 2),
                                                     ('nsp_weight=0', 2)]
     for name in ('results.csv', 'results.md', 'runs.csv', 'README.md',
-                 'curves.png', 'curves.svg', 'summary.png', 'layers.png',
+                 'curves.png', 'curves.svg', 'layers.png',
                  'layers.svg', 'attention.png'):
         assert (out / name).stat().st_size > 0, name
     run = out / 'runs' / 'nsp_weight=0__seed=1'
@@ -39,14 +45,19 @@ def test_run_experiment_end_to_end(finished_sweep):
     stored = json.loads((run / 'result.json').read_text())
     assert stored['configs']['train']['nsp_weight'] == 0.0
     assert stored['metrics']['steps'] == 3
-    readme = (out / 'README.md').read_text()
+    readme = squeeze((out / 'README.md').read_text())
     assert '| nsp_weight=1 | 2 |' in readme
+    # --quick is a smoke test: nothing compared, no paired figure
+    assert 'nothing is compared or ranked' in readme
+    assert 'Paired differences' not in readme
+    assert not (out / 'paired.png').exists()
     assert '## What the numbers say' in readme and '![' in readme
     assert 'python -m sandbox experiment experiments/t.py --quick' in readme
     csv_lines = (out / 'results.csv').read_text().splitlines()
     assert csv_lines[0].startswith('label,n,final_val_mlm_l_mean,')
     assert len(csv_lines) == 3
     assert sum('training' in line for line in lines) == 4
+    assert lines[0].startswith('4 of 4 runs to train: expected wall time ')
 
 
 def test_finished_runs_are_skipped(finished_sweep, synthetic_dir,
@@ -72,6 +83,9 @@ def test_an_interrupted_run_is_run_again(finished_sweep, synthetic_dir):
     X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
                      verify=False, log=lines.append)
     assert sum('training' in line for line in lines) == 1
+    # the estimate reads the finished runs' step times
+    assert lines[0].startswith('1 of 4 runs to train') and \
+        '0 shape(s) timed' in lines[0]
     metrics = (run / 'metrics.csv').read_text().splitlines()
     assert len(metrics) == 1 + 3  # header + 3 steps, none doubled
 
@@ -91,4 +105,32 @@ def test_report_only_rewrites_from_disk(finished_sweep):
     rows = X.report_only(e, quick=True, out=out)
     assert [(r['label'], r['n']) for r in rows] == [('nsp_weight=1', 2),
                                                     ('nsp_weight=0', 2)]
-    assert '| nsp_weight=0 | 2 |' in (out / 'README.md').read_text()
+    assert '| nsp_weight=0 | 2 |' in squeeze((out / 'README.md').read_text())
+
+
+def test_a_standard_size_mini_sweep_compares_paired_arms(tmp_path):
+    # The standard size (not --quick) at a tiny model on a corpus of 4
+    # topics, which it learns in a few hundred steps: the baseline arm
+    # clears the unigram gate and the report pairs the arms by seed
+    from sandbox import corpus
+    data_dir = corpus.write_synthetic_corpus(
+        tmp_path / 'topics', num_paragraphs=400, vocab_size=48, topics=4)
+    settings = {'preset': 'tiny', 'data.max_len': 32, 'data.min_freq': 1,
+                'data.batch_size': 32, 'model.num_hiddens': 16,
+                'model.ffn_num_hiddens': 32, 'model.max_len': 64,
+                'train.num_steps': 200, 'train.warmup_steps': 15,
+                'train.val_every': 100, 'train.checkpoint_every': 0,
+                'train.lr': 1e-2}
+    e = make(settings=settings, seeds=(0, 1, 2), baseline='nsp_weight=1')
+    X.run_experiment(e, out=tmp_path / 'out', data_dir=data_dir,
+                     verify=False, probe=False, log=lambda line: None)
+    tmp_path = tmp_path / 'out'
+    readme = squeeze((tmp_path / 'README.md').read_text())
+    assert 'At standard size' in readme
+    assert 'did not clear' not in readme, readme
+    assert '### Paired differences from the baseline arm' in readme
+    assert 'paired by seed over 3 seeds' in readme
+    assert (tmp_path / 'paired.png').is_file()
+    baselines = {(tmp_path / 'runs' / d.name / 'baseline.json').read_text()
+                 for d in (tmp_path / 'runs').iterdir()}
+    assert len(baselines) == 1  # one validation set for every arm and seed

@@ -50,10 +50,22 @@ def test_plot_curves_draws_mean_and_band(fake_runs, tmp_path):
 
 
 def test_plot_layers_and_attention(tmp_path):
-    report = {'layers': {key: [0.1, 0.5, 0.9] for _, key in C.LAYER_PANELS}}
+    report = {'layers': {key: [0.1, 0.5, 0.95] for _, key, _ in
+                         C.LAYER_PANELS}}
     fig = C.plot_layers([('a', [report, report]), ('b', [report])])
+    # The adjusted panel leaves out the layer of anisotropy 0.95 > 0.9
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(),
-                               [0.1, 0.5, 0.9])
+                               [0.1, 0.5, np.nan])
+    np.testing.assert_allclose(fig.axes[3].lines[0].get_ydata(),
+                               [0.1, 0.5, 0.95])
+    assert fig.axes[0].get_xlabel() == 'layer (0: embeddings)'
+    assert fig.axes[0].get_ylabel() == 'cosine difference'
+    deeper = {'layers': {key: [0.1, 0.2, 0.3, 0.4, 0.5] for _, key, _ in
+                         C.LAYER_PANELS}}
+    fig = C.plot_layers([('a', [report]), ('deep', [deeper])])
+    np.testing.assert_allclose(fig.axes[3].lines[1].get_xdata(),
+                               [0, 0.25, 0.5, 0.75, 1])
+    assert fig.axes[0].get_xlabel().startswith('relative depth')
     weights = np.full((2, 3, 4, 4), 0.25)  # (blocks, heads, T, T)
     fig = C.plot_attention(list('abcd'), weights)
     assert sum(len(ax.images) for ax in fig.axes) == 6
@@ -70,19 +82,57 @@ def test_show_heatmaps_leaves_missing_cells_blank():
     assert sum(len(ax.images) for ax in fig.axes) == 3
 
 
-def test_plot_summary_marks_the_best_only_when_asked():
-    rows = [{'label': 'a', 'final_val_mlm_l_mean': 7.0,
-             'final_val_mlm_l_std': 0.1},
-            {'label': 'b', 'final_val_mlm_l_mean': 6.0,
-             'final_val_mlm_l_std': None}]
-    panels = (('loss', 'final_val_mlm_l', False),)
-    fig = C.plot_summary(rows, panels=panels, mark_best=True)
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ['a', 'b']
-    ring = ax.collections[-1]  # the circle around the best: b, at 6.0
-    np.testing.assert_allclose(ring.get_offsets(), [[6.0, 0]])
-    plain = C.plot_summary(rows, panels=panels).axes[0]
-    assert len(plain.collections) == len(ax.collections) - 1
+def test_plot_curves_facets_beyond_four_groups_and_reads_x():
+    rows = [[{'step': s, 'x': s / 10, 'mlm_l': 10.0 - s + g, 'nsp_l': 0.7}
+             for s in (1, 2, 3)] for g in range(5)]
+    fig = C.plot_curves([(f'g{g}', [r]) for g, r in enumerate(rows)],
+                        xlabel='epoch')
+    used = [ax for ax in fig.axes if ax.axison]
+    assert len(used) == 5 * 2  # a facet a group, for each of 2 panels
+    second = used[1]  # g1's MLM facet: g0 in grey first, then g1
+    np.testing.assert_allclose(second.lines[0].get_ydata(), [9, 8, 7])
+    np.testing.assert_allclose(second.lines[1].get_xdata(), [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(second.lines[1].get_ydata(), [10, 9, 8])
+    assert second.get_xlabel() == 'epoch'
+    low, high = used[0].get_ylim()
+    assert low <= 7 and high >= 9  # the range holds the first step
+
+
+def test_plot_paired_draws_intervals_around_zero():
+    arms = [('a', {'final_val_mlm_l': (3, -0.1, -0.2, 0.0)}, 'C1'),
+            ('b', {'final_val_mlm_l': (1, 0.3, float('nan'),
+                                       float('nan'))}, 'C2')]
+    fig = C.plot_paired(arms, 'base', [('loss', 'final_val_mlm_l'),
+                                       ('unused', 'other')])
+    ax, = fig.axes  # a panel no arm has is left out
+    assert [t.get_text() for t in ax.get_yticklabels()] == ['a (n=3)',
+                                                           'b (n=1)']
+    lines = [line.get_xydata().tolist() for line in ax.get_lines()]
+    assert [[-0.2, 1.0], [0.0, 1.0]] in lines  # a's interval
+    assert [[0.3, 0.0]] in lines  # b: a dot, no interval
+
+
+def _loop_ema(values, weight):
+    """The former loop: TensorBoard's debiased EMA, NaN passed through."""
+    out, last, debias = [], 0.0, 0.0
+    for v in values:
+        if not np.isfinite(v):
+            out.append(v)
+            continue
+        last = weight * last + (1 - weight) * v
+        debias = weight * debias + (1 - weight)
+        out.append(last / debias)
+    return np.array(out)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e3, 1e3), st.just(float('nan')),
+                          st.just(float('inf'))), min_size=1, max_size=30),
+       st.floats(0, 0.99))
+def test_pandas_ema_equals_the_former_loop(values, weight):
+    np.testing.assert_allclose(C.ema(values, weight),
+                               _loop_ema(values, weight), rtol=1e-12,
+                               atol=1e-9)
 
 
 def test_save_loss_plot(tmp_path):

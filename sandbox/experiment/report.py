@@ -3,11 +3,12 @@
 Pure bookkeeping on finished runs' results and folders (sandbox.runs and
 sandbox.plots): no TensorFlow, so a report can be rewritten anywhere.
 """
-import csv
-import io
-import math
+import pandas as pd
 
 from sandbox import plots
+from sandbox.experiment.frames import aggregate, records, results_frame
+from sandbox.experiment.stats import (is_established, paired_differences,
+                                      t_interval)
 from sandbox.runs import load_run, write_text
 
 # Results-table columns: (column, header, format, better: 'min'/'max'/None)
@@ -68,41 +69,19 @@ def summarize_history(history, batch_size):
     }
 
 
-def aggregate(results, columns=tuple(c for c, *_ in RESULT_COLUMNS)):
-    """Mean and sample std over seeds of each column, one row a group.
+def write_tables(out, results):
+    """results.csv, results.md (aggregated) and runs.csv (one row a run).
 
-    Args:
-        results: run results (dicts with 'label' and 'metrics').
-    Returns:
-        Rows in order of first appearance: label, n (runs), and for each
-        column <col>_mean and <col>_std (None where no run has a value;
-        std None for a single value).
+    Returns (the runs' DataFrame, the aggregated rows as dicts).
     """
-    groups = {}
-    for result in results:
-        groups.setdefault(result['label'], []).append(result)
-    rows = []
-    for label, group in groups.items():
-        row = {'label': label, 'n': len(group)}
-        for col in columns:
-            values = [r['metrics'][col] for r in group
-                      if r['metrics'].get(col) is not None]
-            mean = sum(values) / len(values) if values else None
-            row[f'{col}_mean'] = mean
-            row[f'{col}_std'] = math.sqrt(
-                sum((v - mean) ** 2 for v in values) / (len(values) - 1)) \
-                if len(values) > 1 else None
-        rows.append(row)
-    return rows
-
-
-def _csv_text(rows, fields):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fields, extrasaction='ignore',
-                            lineterminator='\n')
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    frame = results_frame(results)
+    table = aggregate(frame, [c for c, *_ in RESULT_COLUMNS])
+    rows = records(table)
+    for name, text in (('results.csv', table.to_csv(index=False)),
+                       ('results.md', markdown_table(rows)),
+                       ('runs.csv', frame.to_csv(index=False))):
+        write_text(out / name, text)
+    return frame, rows
 
 
 def format_cell(mean, std, fmt):
@@ -112,102 +91,129 @@ def format_cell(mean, std, fmt):
     return f'{mean:{fmt}}' + (f' ± {std:{fmt}}' if std is not None else '')
 
 
-# Seeds every group needs before a table or plot marks a best group
-MIN_SEEDS_TO_RANK = 3
-
-
-def can_rank(rows):
-    """Whether every aggregated row has MIN_SEEDS_TO_RANK runs."""
-    return all(r['n'] >= MIN_SEEDS_TO_RANK for r in rows)
-
-
 def markdown_table(rows, columns=RESULT_COLUMNS):
-    """A Markdown table of aggregated rows; the best mean in bold.
+    """A Markdown table of aggregated rows, mean ± std; nothing marked best.
 
-    Nothing is bold unless every group has MIN_SEEDS_TO_RANK seeds: with
-    fewer, no difference between groups is established.
+    Which differences are established is the paired table's job
+    (paired_markdown): a best mean inside the seed noise is not a result.
     """
     columns = [c for c in columns if c[1] is not None and any(
         r.get(f'{c[0]}_mean') is not None for r in rows)]
-    lines = ['| group | n | ' + ' | '.join(h for _, h, _, _ in columns) +
-             ' |', '|' + '---|' * (len(columns) + 2)]
-    best = {}  # the best mean as printed; none if all print the same
-    for col, _, fmt, better in columns:
-        values = [r[f'{col}_mean'] for r in rows
-                  if r[f'{col}_mean'] is not None]
-        shown = {f'{v:{fmt}}' for v in values}
-        if better and len(shown) > 1 and can_rank(rows):
-            best[col] = f'{(min if better == "min" else max)(values):{fmt}}'
-    for r in rows:
-        cells = []
-        for col, _, fmt, _ in columns:
-            cell = format_cell(r[f'{col}_mean'], r[f'{col}_std'], fmt)
-            if col in best and r[f'{col}_mean'] is not None and \
-                    f'{r[f"{col}_mean"]:{fmt}}' == best[col]:
-                cell = f'**{cell}**'
-            cells.append(cell)
-        lines.append(f'| {r["label"]} | {r["n"]} | ' + ' | '.join(cells) +
-                     ' |')
-    return '\n'.join(lines) + '\n'
+    cells = pd.DataFrame(
+        [[r['label'], str(r['n'])] +
+         [format_cell(r.get(f'{col}_mean'), r.get(f'{col}_std'), fmt)
+          for col, _, fmt, _ in columns] for r in rows],
+        columns=['group', 'n'] + [h for _, h, _, _ in columns])
+    return cells.to_markdown(index=False, tablefmt='pipe',
+                             disable_numparse=True) + '\n'
 
 
-def write_tables(out, results):
-    """results.csv, results.md (aggregated) and runs.csv (one row a run)."""
-    rows = aggregate(results)
-    columns = [c for c, *_ in RESULT_COLUMNS]
-    fields = ['label', 'n'] + [f'{c}_{s}' for c in columns
-                               for s in ('mean', 'std')]
-    for name, text in (
-            ('results.csv', _csv_text(rows, fields)),
-            ('results.md', markdown_table(rows)),
-            ('runs.csv', _csv_text(
-                [{'label': r['label'], 'seed': r['seed'], 'name': r['name'],
-                  **r['metrics']} for r in results],
-                ['label', 'seed', 'name'] + sorted(
-                    {k for r in results for k in r['metrics']}))),):
-        write_text(out / name, text)
-    return rows
-
-
+# Seeds every group needs before any difference is claimed
+MIN_SEEDS_TO_RANK = 3
 # The unigram gate: an arm is compared only once its validation MLM loss
 # is GATE_MARGIN nats under the unigram's and its accuracy twice the
-# unigram's; NSP counts as learned above NSP_LEARNED accuracy
+# unigram's; NSP counts as learned above NSP_LEARNED accuracy with a 95%
+# interval above chance
 GATE_MARGIN = 0.1
 NSP_LEARNED = 0.55
+# (column, header, format) of the paired differences from the baseline arm
+PAIRED_COLUMNS = (('final_val_mlm_l', 'Δ val MLM loss', '+.3f'),
+                  ('final_val_mlm_acc', 'Δ val MLM acc', '+.3f'),
+                  ('final_val_nsp_acc', 'Δ val NSP acc', '+.3f'))
 
 
 def clears_gate(row, baseline):
     """Whether an aggregated row has learned beyond the unigram baseline."""
     return baseline is not None and \
+        row.get('final_val_mlm_l_mean') is not None and \
         row['final_val_mlm_l_mean'] < baseline['mlm_l'] - GATE_MARGIN and \
         row['final_val_mlm_acc_mean'] >= 2 * baseline['mlm_acc']
 
 
-def interpret(experiment, rows, size_note, baseline=None):
-    """One paragraph of what the numbers say, from the aggregated rows.
+def nsp_learned(frame, label):
+    """Whether a group's NSP accuracy is over NSP_LEARNED with its 95%
+    t-interval over chance (0.5); False for an untrained head."""
+    if 'final_val_nsp_acc' not in frame:
+        return False
+    values = frame.loc[frame['label'] == label, 'final_val_nsp_acc']
+    values = values.dropna().to_numpy()
+    if not len(values):
+        return False
+    mean, low, _ = t_interval(values)
+    return mean > NSP_LEARNED and (len(values) < 2 or low > 0.5)
+
+
+def compared(frame, rows, base_label, baseline):
+    """{label: {column: PairedDifference}} of the arms past the gate.
+
+    Empty when the baseline arm itself has not cleared the gate. NSP
+    differences only between arms whose NSP has been learned.
+    """
+    by_label = {r['label']: r for r in rows}
+    base = by_label.get(base_label)
+    if base is None or not clears_gate(base, baseline):
+        return {}
+    out = {}
+    for col, _, _ in PAIRED_COLUMNS:
+        nsp = col == 'final_val_nsp_acc'
+        if col not in frame or (nsp and not nsp_learned(frame, base_label)):
+            continue
+        for label, diff in paired_differences(frame, base_label,
+                                              col).items():
+            if clears_gate(by_label[label], baseline) and (
+                    not nsp or nsp_learned(frame, label)):
+                out.setdefault(label, {})[col] = diff
+    return out
+
+
+def format_difference(diff, fmt):
+    """'+0.012 [-0.010, +0.034]', with ' *' if established; the mean alone
+    below 2 seeds."""
+    if diff.n < 2:
+        return f'{diff.mean:{fmt}}'
+    return f'{diff.mean:{fmt}} [{diff.low:{fmt}}, {diff.high:{fmt}}]' + (
+        ' *' if is_established(diff, MIN_SEEDS_TO_RANK) else '')
+
+
+def paired_markdown(diffs, base_label):
+    """The paired differences from the baseline arm as a Markdown table."""
+    columns = [c for c in PAIRED_COLUMNS
+               if any(c[0] in d for d in diffs.values())]
+    cells = pd.DataFrame(
+        [[f'{label} − {base_label}', str(min(d.n for d in row.values()))] +
+         [format_difference(row[col], fmt) if col in row else '–'
+          for col, _, fmt in columns] for label, row in diffs.items()],
+        columns=['arm − baseline', 'seeds'] + [h for _, h, _ in columns])
+    return cells.to_markdown(index=False, tablefmt='pipe',
+                             disable_numparse=True) + '\n'
+
+
+def interpret(experiment, frame, rows, size_note, baseline=None):
+    """One paragraph of what the numbers say.
 
     Nothing is compared unless it clears the unigram gate (clears_gate,
     against `baseline`, baseline.baselines' dict); arms share their seeds,
-    so differences are paired by seed, and none is claimed with fewer
-    than MIN_SEEDS_TO_RANK seeds.
+    so differences are paired by seed, with 95% t-intervals, and none is
+    claimed with fewer than MIN_SEEDS_TO_RANK seeds.
     """
-    rows = [{**r, 'label': f"`{r['label']}`"} for r in rows  # as code
-            if r.get('final_val_mlm_l_mean') is not None]
+    rows = [r for r in rows if r.get('final_val_mlm_l_mean') is not None]
     if not rows:
         return 'No finished run yet.'
-    base = next((r for r in rows if r['label'] ==
-                 f'`{experiment.baseline_label}`'), rows[0])
+    base = next((r for r in rows if r['label'] == experiment.baseline_label),
+                rows[0])
+    diffs = compared(frame, rows, base['label'], baseline)
     return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
-                     *_on_nsp(rows), *_on_the_probes(rows),
-                     *_on_speed_and_seeds(rows)])
+                     *_on_differences(diffs, base), *_on_nsp(frame, rows),
+                     *_on_the_probes(rows), *_on_speed(rows)])
 
 
-def _on_the_gate(rows, base, baseline, key='final_val_mlm_l'):
-    """Which arms cleared the unigram gate, and their paired differences."""
+def _on_the_gate(rows, base, baseline):
+    """Which arms did not clear the unigram gate."""
     if baseline is None:
         return ['No unigram baseline is recorded with these runs, so no arm '
                 'can be shown to have learned: nothing is compared.']
-    failed = [r['label'] for r in rows if not clears_gate(r, baseline)]
+    failed = [f'`{r["label"]}`' for r in rows
+              if not clears_gate(r, baseline)]
     parts = []
     if failed:
         parts.append(
@@ -217,41 +223,63 @@ def _on_the_gate(rows, base, baseline, key='final_val_mlm_l'):
             f'{baseline["mlm_acc"]:.3f}): they have learned little beyond '
             'word frequencies and are not compared.')
     if not clears_gate(base, baseline):
-        parts.append(f'The baseline arm {base["label"]} is among them, so '
-                     'no arm is compared with it.')
-        return parts
-    others = [r for r in rows if r is not base and clears_gate(r, baseline)]
-    if others:
-        n = min(r['n'] for r in [base] + others)
-        changes = ', '.join(
-            f'{r["label"]} {r[f"{key}_mean"] - base[f"{key}_mean"]:+.3f}'
-            for r in others)
-        parts.append(
-            f'Against the baseline arm ({base["label"]}), paired by seed '
-            f'over {n} seed{"s" if n > 1 else ""}, the final validation MLM '
-            f'loss changes by: {changes}. ' +
-            (f'With fewer than {MIN_SEEDS_TO_RANK} seeds no difference is '
-             'established.' if n < MIN_SEEDS_TO_RANK else
-             'No paired t-interval is computed yet, so none is claimed.'))
+        parts.append(f'The baseline arm `{base["label"]}` is among them, '
+                     'so no arm is compared with it.')
     return parts
 
 
-def _on_nsp(rows):
-    """Which arms' NSP accuracy is above chance."""
-    above = [f'{r["label"]} ({r["final_val_nsp_acc_mean"]:.3f})'
-             for r in rows if r['final_val_nsp_acc_mean'] > NSP_LEARNED]
-    if not above:
-        return [f'NSP accuracy is at most {NSP_LEARNED} in every arm: at '
-                'chance, nothing to compare.']
-    return [f'NSP accuracy is above {NSP_LEARNED} for ' + ', '.join(above) +
-            '; the other arms are at chance.']
+def _on_differences(diffs, base):
+    """The paired differences: which intervals exclude 0, if any."""
+    if not diffs:
+        return []
+    n = min(d.n for row in diffs.values() for d in row.values())
+    head = (f'Against the baseline arm `{base["label"]}`, paired by seed '
+            f'over {n} seed{"s" if n > 1 else ""} (the paired table, 95% '
+            't-intervals),')
+    if n < MIN_SEEDS_TO_RANK:
+        return [head, f'with fewer than {MIN_SEEDS_TO_RANK} seeds no '
+                'difference is claimed.']
+    found = [f'`{label}` {header} {format_difference(d, fmt)[:-2]}'
+             for label, row in diffs.items()
+             for col, header, fmt in PAIRED_COLUMNS
+             for d in [row.get(col)]
+             if d is not None and is_established(d, MIN_SEEDS_TO_RANK)]
+    if not found:
+        return [head, 'every interval includes 0: no difference from the '
+                'baseline arm is established at this number of seeds.']
+    return [head, 'the interval excludes 0 for ' + '; '.join(found) +
+            f' (p < 0.05 each, not corrected for the {len(diffs)} arms '
+            'compared).']
+
+
+def _on_nsp(frame, rows):
+    """Which arms' NSP accuracy is above chance; untrained heads named."""
+    untrained = [f'`{r["label"]}`' for r in rows
+                 if r.get('final_val_nsp_acc_mean') is None]
+    trained = [r for r in rows
+               if r.get('final_val_nsp_acc_mean') is not None]
+    parts = []
+    if untrained:
+        parts.append(f'{", ".join(untrained)} train no NSP head: its '
+                     'accuracy is neither shown nor compared.')
+    above = [f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f})'
+             for r in trained if nsp_learned(frame, r['label'])]
+    if above:
+        parts.append(f'NSP accuracy is above {NSP_LEARNED}, its interval '
+                     'above chance, for ' + ', '.join(above) + '.')
+    elif trained:
+        parts.append(f'NSP accuracy is at most {NSP_LEARNED} (or its '
+                     'interval reaches chance) in every arm that trains it: '
+                     'at chance, nothing to compare.')
+    return parts
 
 
 def _on_the_probes(rows):
     """Sentences on the last layer's self-similarity and on collapse."""
     parts = []
     if all(r.get('probe_self_sim_mean') is not None for r in rows):
-        sims = sorted((r['probe_self_sim_mean'], r['label']) for r in rows)
+        sims = sorted((r['probe_self_sim_mean'], f'`{r["label"]}`')
+                      for r in rows)
         aniso = sorted({f'{r["probe_anisotropy_mean"]:.2f}' for r in rows})
         parts.append(
             f'In the last layer, a word\'s vectors across sentences have '
@@ -263,7 +291,7 @@ def _on_the_probes(rows):
                  if (r.get('probe_collapsed_mean') or 0) > 0]
     if collapsed:
         which = 'every group' if len(collapsed) == len(rows) else \
-            ', '.join(collapsed)
+            ', '.join(f'`{label}`' for label in collapsed)
         parts.append(
             f'The collapse check fires for {which}: at masked positions '
             'the predictions stay close to the training unigram (or mostly '
@@ -272,70 +300,100 @@ def _on_the_probes(rows):
     return parts
 
 
-def _on_speed_and_seeds(rows):
-    """Sentences on training speed and on how far the seeds can be read."""
-    parts = []
-    speed = sorted((r['pairs_per_sec_mean'], r['label']) for r in rows)
+def _on_speed(rows):
+    """A sentence on training speed, where the arms differ."""
+    speed = sorted((r['pairs_per_sec_mean'], f'`{r["label"]}`')
+                   for r in rows)
     if speed[-1][0] > 1.15 * speed[0][0]:
-        parts.append(f'Training speed ranges {speed[0][0]:.0f} pairs/s '
-                     f'({speed[0][1]}) to {speed[-1][0]:.0f} '
-                     f'({speed[-1][1]}).')
-    if min(r['n'] for r in rows) < MIN_SEEDS_TO_RANK:
-        parts.append(f'With fewer than {MIN_SEEDS_TO_RANK} seeds the '
-                     'standard errors are rough; read differences of a few '
-                     'hundredths as noise.')
-    return parts
+        return [f'Training speed ranges {speed[0][0]:.0f} pairs/s '
+                f'({speed[0][1]}) to {speed[-1][0]:.0f} ({speed[-1][1]}).']
+    return []
 
 
 def size_note(runs, quick):
     """A sentence on how big the runs were."""
     c = runs[0].configs
     seeds = sorted({r.seed for r in runs})
-    return (f'{"At --quick size" if quick else "At full size"} '
-            f'({c.train.num_steps} steps of {c.data.batch_size} pairs of '
-            f'up to {c.data.max_len} tokens, {len(seeds)} seed'
+    size = ('At --quick size, a smoke test of the code and not an '
+            'experiment' if quick else 'At standard size')
+    return (f'{size} ({c.train.num_steps} steps of {c.data.batch_size} '
+            f'pairs of up to {c.data.max_len} tokens, {len(seeds)} seed'
             f'{"s" if len(seeds) > 1 else ""}):')
 
 
 def write_report(experiment, out, runs, results, quick, command):
     """Tables, figures and README.md of an experiment's finished runs."""
-    rows = write_tables(out, results)
+    frame, rows = write_tables(out, results)
     groups = {}
     for result in results:
         groups.setdefault(result['label'], []).append(
             load_run(out / 'runs' / result['name']))
-    images = save_figures(experiment, out, rows, groups)
     baseline = next(iter(groups.values()))[0]['baseline']
+    # --quick compares nothing: its arms have not learned
+    diffs = {} if quick else compared(frame, rows, experiment.baseline_label,
+                                      baseline)
+    images = save_figures(experiment, out, groups, diffs)
     write_text(out / 'README.md', readme(
-        experiment, rows, images, runs[0].configs.probe, command,
-        size_note(runs, quick), baseline))
+        experiment, frame, rows, diffs, images, runs[0].configs.probe,
+        command, size_note(runs, quick), baseline, quick))
     return rows
 
 
-def save_figures(experiment, out, rows, groups):
-    """curves, summary and, once probed, layers and attention figures.
+def curve_rows(run, x_axis):
+    """A loaded run's metric rows, each with its 'x' on `x_axis`."""
+    rows = run['metrics']
+    if x_axis == 'epoch':
+        per_epoch = run['config'].get('steps_per_epoch')
+        if not per_epoch:
+            raise ValueError(f'{run["dir"]}: config.json has no '
+                             'steps_per_epoch (a run of older code): '
+                             'rerun it (--rerun) for an epoch axis')
+        xs = [r['step'] / per_epoch for r in rows]
+    elif x_axis == 'time':
+        xs = plots.elapsed_seconds(
+            rows, run['config']['data']['batch_size']) / 60
+    else:
+        xs = [r['step'] for r in rows]
+    return [{**r, 'x': x} for r, x in zip(rows, xs)]
+
+
+# The curves' x-axis label of each Experiment.x_axis
+X_LABELS = {'step': 'step', 'epoch': 'epoch',
+            'time': 'training time (minutes, steps only)'}
+
+
+def save_figures(experiment, out, groups, diffs):
+    """curves, paired differences and, once probed, layers and attention.
 
     Args:
         groups: {label: [loaded runs, one a seed]}.
+        diffs: compared's paired differences (none: no summary figure).
     Returns:
         [(file stem, caption)] of the figures written.
     """
     title = f'{experiment.name}: {experiment.question}'
     first = next(iter(groups.values()))[0]
+    colors = {label: plots.color(i, len(groups))
+              for i, label in enumerate(groups)}
     plots.save_figure(plots.plot_curves(
-        [(label, [run['metrics'] for run in group])
+        [(label, [curve_rows(run, experiment.x_axis) for run in group])
          for label, group in groups.items()], smooth=experiment.smooth,
-        log=experiment.log_scale, title=title, baseline=first['baseline']),
-        out / 'curves')
-    plots.save_figure(plots.plot_summary(rows, title=title,
-                                         mark_best=can_rank(rows)),
-                      out / 'summary')
+        log=experiment.log_scale, title=title, baseline=first['baseline'],
+        xlabel=X_LABELS[experiment.x_axis]), out / 'curves')
     images = [('curves', f'Loss curves, mean ± std over seeds (train EMA '
                f'{experiment.smooth}; circles: validation at mask rate '
-               '0.15)'),
-              ('summary', 'Final numbers per group' + (
-                  ' (the best circled)' if can_rank(rows) else
-                  f' (fewer than {MIN_SEEDS_TO_RANK} seeds: none ranked)'))]
+               '0.15; dashed: the unigram baseline and NSP chance)')]
+    for stale in out.glob('summary.*'):  # figures of an older report
+        stale.unlink()
+    if diffs:
+        plots.save_figure(plots.plot_paired(
+            [(label, row, colors[label]) for label, row in diffs.items()],
+            experiment.baseline_label,
+            [(h, c) for c, h, _ in PAIRED_COLUMNS], title=title),
+            out / 'paired')
+        images.append(('paired', 'Differences from the baseline arm, '
+                       'paired by seed, with 95% t-intervals: an interval '
+                       'that crosses 0 establishes nothing'))
     probed = {label: [run['probe'] for run in group
                       if run['probe'] is not None]
               for label, group in groups.items()}
@@ -352,9 +410,9 @@ def save_figures(experiment, out, rows, groups):
     return images
 
 
-def readme(experiment, rows, images, probe_config, command, size_note,
-           baseline=None):
-    """The experiment's README.md: question, command, table, figures."""
+def readme(experiment, frame, rows, diffs, images, probe_config, command,
+           size_note, baseline=None, quick=False):
+    """The experiment's README.md: question, command, tables, figures."""
     text = [f'# {experiment.name}: {experiment.question}', '']
     if experiment.background:
         text += [experiment.background.strip(), '']
@@ -364,8 +422,9 @@ def readme(experiment, rows, images, probe_config, command, size_note,
              'Mean ± sample std over seeds. *val*: the fixed validation '
              'set (every WikiText-2 validation pair, masked once at rate '
              '0.15 with 80/10/10, the same for every run); '
-             '*final*: at the last step. Probes on the last layer of '
-             f'{probe_config.num_sentences} held-out '
+             '*final*: at the last step. NSP accuracy is left blank (–) '
+             'for arms that do not train the NSP head. Probes on the last '
+             f'layer of {probe_config.num_sentences} held-out '
              f'{probe_config.split} sentences: *self-sim*, the '
              'mean cosine of a word\'s vectors across sentences; '
              '*intra-sim*, of a sentence\'s words with their mean; '
@@ -376,8 +435,20 @@ def readme(experiment, rows, images, probe_config, command, size_note,
              'are clock times on the machine that ran the sweep; on a '
              'shared CPU they are noisy. Per-run numbers: `runs.csv`; '
              'per-step metrics and per-layer probes: `runs/<run>/`.', '']
+    if diffs:
+        text += ['### Paired differences from the baseline arm', '',
+                 paired_markdown(diffs, experiment.baseline_label),
+                 'Mean of the per-seed differences (arm − baseline, the '
+                 'same seed: the same data order and the same validation '
+                 'set) with its 95% t-interval (scipy.stats); * marks an '
+                 f'interval that excludes 0 over at least '
+                 f'{MIN_SEEDS_TO_RANK} seeds. Only arms past the unigram '
+                 'gate are listed, and NSP only where it was learned.', '']
     for stem, caption in images:
         text += [f'![{caption}]({stem}.png)', '', f'*{caption}.*', '']
-    text += ['## What the numbers say', '',
-             interpret(experiment, rows, size_note, baseline), '']
+    reading = (f'{size_note} every arm is still near the unigram baseline, '
+               'so nothing is compared or ranked. Run it without --quick '
+               'for the experiment.' if quick else
+               interpret(experiment, frame, rows, size_note, baseline))
+    text += ['## What the numbers say', '', reading, '']
     return '\n'.join(text)

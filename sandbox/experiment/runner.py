@@ -15,6 +15,8 @@ from typing import Callable, NamedTuple, Optional
 import keras
 
 from sandbox import plots
+from sandbox.data import load_corpus
+from sandbox.experiment.estimate import expected_seconds, format_duration
 from sandbox.experiment.report import (summarize_history, write_report,
                                        write_tables)
 from sandbox.pretrain import load_run_model, pretrain
@@ -66,6 +68,7 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
     out = pathlib.Path(out) if out else default_out(experiment, quick)
     (out / 'runs').mkdir(parents=True, exist_ok=True)
     options = RunOptions(data_dir, verify, probe, keep_models, verbose, log)
+    log_expected_time(runs, out, rerun, options)
     results, start = [], time.perf_counter()
     for i, run in enumerate(runs, 1):
         head = f'[{i}/{len(runs)}] {run.label}, seed {run.seed}'
@@ -77,6 +80,30 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
     log(f'{len(runs)} runs in {time.perf_counter() - start:.0f} s; '
         f'results in {out}/ (README.md, results.md, results.csv)')
     return rows
+
+
+def log_expected_time(runs, out, rerun, options):
+    """Say how long the runs still to train should take, before any starts."""
+    done = [] if rerun else [(run, r) for run in runs
+                             for r in [finished(run, out / 'runs' / run.name)]
+                             if r is not None]
+    pending = [run for run in runs if run not in [d for d, _ in done]]
+    if not pending:
+        return
+    seconds, how = expected_seconds(
+        pending, done, vocab_size(out, done, pending[0], options))
+    options.log(f'{len(pending)} of {len(runs)} runs to train: expected '
+                f'wall time about {format_duration(seconds)} on this '
+                f'machine ({how})')
+
+
+def vocab_size(out, done, run, options):
+    """The vocabulary's size: a finished run's, else `run`'s corpus'."""
+    for finished_run, _ in done:
+        return read_config(out / 'runs' / finished_run.name)['vocab_size']
+    _, vocab = load_corpus(options.data_dir, verify=options.verify,
+                           min_freq=run.configs.data.min_freq)
+    return len(vocab)
 
 
 def run_or_skip(run, run_dir, head, options, rerun=False,
