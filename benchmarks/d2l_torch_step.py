@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sandbox import machine  # no TensorFlow
+
 
 def sequence_mask(X, valid_len, value=0):
     maxlen = X.size(1)
@@ -216,6 +218,18 @@ def random_batch(g, batch_size, max_len, num_slots, vocab_size):
     return tokens, segments, valid, positions, weights, labels, nsp_y
 
 
+def torch_matmul_peak(n=2048, repeats=5):
+    """GFLOP/s of torch's float32 n x n x n matmul, the best of repeats."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / min(times) / 1e9
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--batch-size', type=int, default=512)
@@ -225,6 +239,8 @@ def main():
     p.add_argument('--steps', type=int, default=20)
     p.add_argument('--warmup', type=int, default=3)
     args = p.parse_args()
+    print(f'machine: {machine.describe()}; torch float32 2048^3 matmul '
+          f'peak {torch_matmul_peak():.0f} GFLOP/s')
     torch.manual_seed(0)
     num_slots = max(1, round(args.max_len * 0.15))
     net = BERTModel(args.vocab, 128, 256, 2, args.blocks, 0.2)

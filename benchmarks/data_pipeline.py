@@ -11,7 +11,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from sandbox import corpus, data
+from sandbox import corpus, data, machine
 from sandbox.config import DataConfig
 
 
@@ -53,6 +53,7 @@ def main():
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--epochs', type=int, default=2)
     args = parser.parse_args()
+    print(f'machine: {machine.describe()}')
     data_dir = corpus.find_data_dir(args.data_dir)
     print(f'TensorFlow {tf.__version__}, max_len {args.max_len}, '
           f'batch {args.batch_size}, medians of {args.repeats} runs')

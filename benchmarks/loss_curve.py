@@ -29,6 +29,8 @@ def main(argv=None):
     p.add_argument('--xla', action='store_true')
     p.add_argument('--csv', default=None, help='write the curves here')
     args = p.parse_args(argv)
+    from sandbox import machine
+    print(f'machine: {machine.describe()}')
     from sandbox import data
     from sandbox.config import ModelConfig, TrainConfig
     from sandbox.pretrain import build_model

@@ -27,7 +27,7 @@ import time
 import keras
 import tensorflow as tf
 
-from sandbox import data, model
+from sandbox import data, machine, model
 from sandbox.config import configs_from_settings, parse_settings
 from sandbox.loss import get_batch_loss_bert
 from sandbox.pretrain import build_model
@@ -223,6 +223,7 @@ def print_figures(names, times, first, peak, configs, held, vocab_size,
              m.ffn_num_hiddens, m.num_blks)
     executed = {'all': step_flops(*sizes),
                 'real': step_flops(*sizes, slot_fraction=real)}
+    print(f'machine: {machine.describe()}')
     print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
           f'{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} '
           f'at the end), threads intra '

@@ -1,25 +1,46 @@
-"""Post-LN vs pre-LN, tied vs untied MLM decoder."""
+"""Pre-LN vs post-LN with and without warm-up; tied vs untied decoder."""
 from sandbox.experiment import Experiment
+
+WIDTH = 128
+WARMUP = 180  # 10% of the recipe's 1,800 steps
+
+
+def arm(norm_first, warmup, lr, tied=False):
+    """One arm's settings."""
+    return {'model.norm_first': norm_first, 'train.warmup_steps': warmup,
+            'train.lr': lr, 'model.tie_weights': tied}
+
+
+# Layer norm x warm-up x learning rate, untied (8 arms), and the tied
+# decoder at the recipe's pre-LN settings
+ARMS = {f'{"pre" if pre else "post"}-LN, warm-up {"10%" if w else "0"}, '
+        f'lr {lr:g}': arm(pre, w, lr)
+        for pre in (True, False) for w in (WARMUP, 0) for lr in (4e-3, 1e-3)}
+ARMS['pre-LN, warm-up 10%, lr 0.004, tied'] = arm(True, WARMUP, 4e-3, True)
 
 EXPERIMENT = Experiment(
     name='architecture',
-    question='Pre-LN or post-LN, and should the MLM decoder share the '
-             'token embedding?',
-    grid={
-        'layer_norm': {'post-LN': {'model.norm_first': False},
-                       'pre-LN': {'model.norm_first': True}},
-        'decoder': {'untied': {'model.tie_weights': False},
-                    'tied': {'model.tie_weights': True}},
-    },
-    baseline='layer_norm=post-LN, decoder=untied',
-    log_scale=True,  # tied decoders start near 60 nats, untied near 10
+    question='Does pre-LN train without warm-up where post-LN needs it, at '
+             '4 blocks; and should the MLM decoder share the token '
+             'embedding?',
+    grid={'arm': ARMS},
+    # 4 blocks, where pre-LN's advantage is expected; every embedding
+    # (token, segment, position) at std 1/sqrt(width) in every arm, so
+    # tied and untied decoders start from the same embedding scale
+    settings={'model.num_blks': 4, 'model.embedding_std': WIDTH ** -0.5},
+    baseline='arm=pre-LN, warm-up 10%, lr 0.004',
     background=(
         'BERT is post-LN and ties its MLM decoder to the input embedding '
         '(Devlin et al. 2019; d2l unties it). Xiong et al. (2020), "On '
-        'Layer Normalization in the Transformer Architecture", show pre-LN '
-        'trains without warm-up and often faster; Press & Wolf (2017) '
-        'show tying saves parameters and can help. All arms use the same '
-        'warm-up and linear decay. Note d2l initialises the token '
-        'embedding N(0, 1): tied logits start large (std ~ sqrt(width)), '
-        'which the first steps must undo.'),
+        'Layer Normalization in the Transformer Architecture", show that '
+        'post-LN needs a learning-rate warm-up (without it, BERT '
+        'pre-training diverges or stalls at a higher loss), while pre-LN '
+        'trains without one and reaches a given validation loss in fewer '
+        'steps. Predicted here: post-LN without warm-up clearly worse, '
+        'most at lr 4e-3; pre-LN insensitive to the warm-up; the gap '
+        'grows with depth, hence 4 blocks. Press & Wolf (2017) find tying '
+        'saves parameters (here the 20k x 128 decoder) at equal or better '
+        'perplexity in language models: predicted a small effect either '
+        'way. Every embedding starts at std 1/sqrt(128) in every arm (d2l '
+        'draws N(0, 1)), so tying changes only the decoder.'),
 )

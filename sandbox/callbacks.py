@@ -1,5 +1,7 @@
 """Training callbacks: the run folder's metrics log and the live loss plot.
 
+Also write_hparams, a run's HParams summary for TensorBoard.
+
 A callback has on_step(step, row) and on_end(history); train_bert calls
 them and knows nothing else of files or figures.
 """
@@ -52,6 +54,32 @@ class RunLogger:
         self._metrics.close()
         if self._writer is not None:
             self._writer.close()
+
+
+# The suffix of the events file that holds a run's HParams summary
+HPARAMS_SUFFIX = '.hparams'
+
+
+def write_hparams(run_dir, trial_id, hparams, metrics, step):
+    """A run's hyperparameters and final metrics for TensorBoard's HParams.
+
+    Args:
+        hparams: {name: bool, int, float or str} (the grid and the seed).
+        metrics: {name: number}, written as 'final/<name>' scalars at
+            `step`; the dashboard shows them beside the hyperparameters.
+    Replaces the run's earlier HParams summary, if any.
+    """
+    from tensorboard.plugins.hparams import api as hp
+    events = pathlib.Path(run_dir) / 'tensorboard'
+    for old in events.glob(f'*{HPARAMS_SUFFIX}'):
+        old.unlink()
+    writer = tf.summary.create_file_writer(str(events),
+                                           filename_suffix=HPARAMS_SUFFIX)
+    with writer.as_default(step=step):
+        hp.hparams(hparams, trial_id=trial_id)
+        for name, value in metrics.items():
+            tf.summary.scalar(f'final/{name}', value)
+    writer.close()
 
 
 def in_notebook():

@@ -129,6 +129,10 @@ class ModelConfig(_Config):
     # Weight init: 'd2l' (PyTorch's defaults, as d2l's code gets them),
     # 'keras' (glorot kernels, zero biases) or 'bert' (all N(0, 0.02))
     init: str = 'd2l'
+    # Std of the token, segment and position embeddings' normal init;
+    # None: the init's (N(0, 1); 'bert' 0.02), and for a tied decoder a
+    # token embedding at num_hiddens ** -0.5 (so its logits start at std 1)
+    embedding_std: Optional[float] = None
 
     def __post_init__(self):
         check_range('num_hiddens', self.num_hiddens, 1, integer=True)
@@ -147,6 +151,9 @@ class ModelConfig(_Config):
                                 f'got {getattr(self, name)!r}')
         check_choice('activation', self.activation, {'relu', 'gelu'})
         check_choice('init', self.init, set(INITS))
+        if self.embedding_std is not None:
+            check_range('embedding_std', self.embedding_std, 0, 10,
+                        low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,11 +20,13 @@ def layer_norm(dtype, name):
                                            name=name)
 
 
-def embedding_init(init='d2l'):
-    """N(0, 1) (nn.Embedding's and d2l's randn pos_embedding), BERT's 0.02."""
+def embedding_init(init='d2l', std=None):
+    """N(0, 1) (nn.Embedding's and d2l's randn pos_embedding), BERT's
+    truncated N(0, 0.02), or that distribution at std `std`."""
     if init == 'bert':
-        return keras.initializers.TruncatedNormal(stddev=0.02)
-    return keras.initializers.RandomNormal(stddev=1.0)
+        return keras.initializers.TruncatedNormal(stddev=std or 0.02)
+    return keras.initializers.RandomNormal(stddev=1.0 if std is None
+                                           else std)
 
 
 def dense_init(init, fan_in):

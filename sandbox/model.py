@@ -20,21 +20,23 @@ class BERTEncoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
                  num_blks, dropout, max_len=1000, attention_dropout=None,
-                 norm_first=False, activation='relu', init='d2l', **kwargs):
+                 norm_first=False, activation='relu', init='d2l',
+                 embedding_std=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.ffn_num_hiddens, self.num_heads = ffn_num_hiddens, num_heads
         self.num_blks, self.dropout_rate = num_blks, dropout
         self.max_len, self.attention_dropout = max_len, attention_dropout
         self.norm_first, self.activation = norm_first, activation
-        self.init = init
+        self.init, self.embedding_std = init, embedding_std
         dtype = self.dtype_policy
         self.token_embedding = keras.layers.Embedding(
             vocab_size, num_hiddens,
-            embeddings_initializer=embedding_init(init), dtype=dtype,
-            name='token_embedding')
+            embeddings_initializer=embedding_init(init, embedding_std),
+            dtype=dtype, name='token_embedding')
         self.segment_embedding = keras.layers.Embedding(
-            2, num_hiddens, embeddings_initializer=embedding_init(init),
+            2, num_hiddens,
+            embeddings_initializer=embedding_init(init, embedding_std),
             dtype=dtype, name='segment_embedding')
         self.blks = [
             TransformerEncoderBlock(
@@ -53,7 +55,8 @@ class BERTEncoder(keras.layers.Layer):
         # In BERT, positional embeddings are learnable (d2l: randn init)
         self.pos_embedding = self.add_weight(
             shape=(1, self.max_len, self.num_hiddens),
-            initializer=embedding_init(self.init), name='pos_embedding')
+            initializer=embedding_init(self.init, self.embedding_std),
+            name='pos_embedding')
         X_shape = (None, None, self.num_hiddens)
         for blk in self.blks:
             blk.build(X_shape)
@@ -95,7 +98,7 @@ class BERTEncoder(keras.layers.Layer):
                 'dropout': self.dropout_rate, 'max_len': self.max_len,
                 'attention_dropout': self.attention_dropout,
                 'norm_first': self.norm_first, 'activation': self.activation,
-                'init': self.init}
+                'init': self.init, 'embedding_std': self.embedding_std}
 
     def get_config(self):
         """Constructor arguments, for saving."""
@@ -202,7 +205,7 @@ class BERTModel(keras.Model):
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
                  num_blks, dropout, max_len=1000, attention_dropout=None,
                  norm_first=False, activation='relu', tie_weights=False,
-                 init='d2l', **kwargs):
+                 init='d2l', embedding_std=None, **kwargs):
         super().__init__(**kwargs)
         # The rest of the architecture lives in self.encoder.architecture()
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
@@ -211,8 +214,8 @@ class BERTModel(keras.Model):
         self.encoder = BERTEncoder(
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
             dropout, max_len, attention_dropout, norm_first, activation,
-            init, dtype=dtype, name='encoder')
-        if tie_weights and init != 'bert':
+            init, embedding_std, dtype=dtype, name='encoder')
+        if tie_weights and init != 'bert' and embedding_std is None:
             # Tied logits are h . e over num_hiddens unit-variance features:
             # N(0, 1) embeddings start them at std sqrt(num_hiddens) (an
             # MLM loss near 60); std num_hiddens ** -0.5 starts them at 1

@@ -4,6 +4,7 @@ Runs that differ only in their seeds form a group, drawn as its mean with a
 band of +-1 standard deviation over the seeds. Figures are matplotlib
 Figures (no pyplot state), written atomically by `save_figure`. No
 TensorFlow: the figures read plain rows and reports (sandbox.runs').
+The attention heatmaps live in sandbox.heatmaps and are exported here.
 """
 import pathlib
 
@@ -14,6 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator,
                                NullFormatter)
 
+from sandbox.heatmaps import (  # noqa: F401 (every figure from here)
+    MAX_HEIGHT, plot_attention, plot_last_attention,
+    plot_sentence_attention, show_heatmaps)
 from sandbox.runs import atomic_save
 
 # (panel title, train key, validation key, baseline key and its label)
@@ -178,8 +182,10 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
     return fig
 
 
-# Groups above which plot_curves draws one facet a group
+# Groups above which plot_curves draws one facet a group, and the colour
+# of the reference group under the others (no tab10 colour: C7 is grey)
 FACET_ABOVE = 4
+REFERENCE = (0.0, 0.0, 0.0, 0.3)
 
 
 def _facet_curves(groups, smooth, log, panels, title, baseline, xlabel):
@@ -195,7 +201,7 @@ def _facet_curves(groups, smooth, log, panels, title, baseline, xlabel):
         block = axes[p * rows_per_panel:(p + 1) * rows_per_panel].ravel()
         for i, (ax, (label, runs)) in enumerate(zip(block, groups)):
             if i:  # the reference group under every other facet
-                _group_curves(ax, groups[0][1], key, val_key, '0.6',
+                _group_curves(ax, groups[0][1], key, val_key, REFERENCE,
                               groups[0][0], smooth)
             _group_curves(ax, runs, key, val_key, color(i, len(groups)),
                           label, smooth)
@@ -204,8 +210,8 @@ def _facet_curves(groups, smooth, log, panels, title, baseline, xlabel):
         for ax in block[len(groups):]:
             ax.axis('off')
     if title:
-        fig.suptitle(f'{title}\n(grey: {groups[0][0]}; mean ± std over '
-                     'seeds; circles: validation)', fontsize=10)
+        fig.suptitle(f'{title}\n(faint black: {groups[0][0]}; mean ± std '
+                     'over seeds; circles: validation)', fontsize=10)
     return fig
 
 
@@ -417,82 +423,3 @@ def _layer_values(layers, key):
         values = np.where(np.asarray(layers['anisotropy']) > ADJUST_BELOW,
                           np.nan, values)
     return values
-
-
-# ------------------------------------------------------------- attention
-
-def show_heatmaps(matrices, xlabel, ylabel, titles=None, row_labels=None,
-                  ticklabels=None, figsize=None, cmap='Reds'):
-    """d2l's show_heatmaps: a grid of (rows, cols) matrices, one colour bar.
-
-    Args:
-        matrices: nested lists [row][col] of 2-D arrays (rows may differ in
-            length; the missing cells stay blank).
-        titles: nested [row][col] titles, or None.
-        row_labels: one label per row, written on its left.
-        ticklabels: token labels of both axes (square matrices).
-    """
-    num_rows = len(matrices)
-    num_cols = max(len(row) for row in matrices)
-    size = 2.4 if ticklabels is None else max(2.4, 0.22 * len(ticklabels))
-    size *= 0.8 if num_rows > 4 else 1  # keep tall grids on one screen
-    fig = Figure(figsize=figsize or (max(6, size * num_cols + 2.5),
-                                     size * num_rows + 0.6),
-                 layout='constrained')
-    axes = fig.subplots(num_rows, num_cols, squeeze=False)
-    vmax = max(float(np.max(m)) for row in matrices for m in row)
-    image = None
-    for i in range(num_rows):
-        for j in range(num_cols):
-            ax = axes[i, j]
-            if j >= len(matrices[i]):
-                ax.axis('off')
-                continue
-            image = ax.imshow(np.asarray(matrices[i][j]), cmap=cmap,
-                              vmin=0, vmax=vmax)
-            if ticklabels is not None:
-                ax.set_xticks(range(len(ticklabels)), ticklabels,
-                              rotation=90, fontsize=7)
-                ax.set_yticks(range(len(ticklabels)), ticklabels, fontsize=7)
-            if i == num_rows - 1:
-                ax.set_xlabel(xlabel)
-            if j == 0:
-                ax.set_ylabel(ylabel if row_labels is None else
-                              row_labels[i].replace(', ', '\n') +
-                              f'\n{ylabel}', fontsize=9)
-            if titles is not None:
-                ax.set_title(titles[i][j], fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.6)
-    return fig
-
-
-def plot_attention(tokens, weights, title=None):
-    """Attention weights (blocks, heads, T, T) of one input, as heatmaps."""
-    weights = np.asarray(weights)
-    num_blks, num_heads = weights.shape[:2]
-    fig = show_heatmaps(
-        [list(w) for w in weights], 'Keys', 'Queries',
-        titles=[[f'head {h + 1}' for h in range(num_heads)]] * num_blks,
-        row_labels=[f'block {b + 1}' for b in range(num_blks)],
-        ticklabels=tokens)
-    fig.suptitle(title or 'attention weights\n' + ' '.join(tokens),
-                 fontsize=10)
-    return fig
-
-
-def plot_last_attention(labels, attentions):
-    """The last block's heads of one input per group, a row a group.
-
-    Args:
-        attentions: per group, a probe report's 'attention' (the same
-            input's tokens and weights (blocks, heads, T, T)).
-    """
-    last = [np.asarray(a['weights'])[-1] for a in attentions]  # (h, T, T)
-    tokens = attentions[0]['tokens']
-    fig = show_heatmaps(
-        [list(w) for w in last], 'Keys', 'Queries',
-        titles=[[f'last block, head {h + 1}' for h in range(len(w))]
-                for w in last], row_labels=labels, ticklabels=tokens)
-    fig.suptitle('attention of the last block (first seed)\n' +
-                 ' '.join(tokens), fontsize=10)
-    return fig

@@ -1,10 +1,12 @@
 """Pretraining: the compiled train step, validation and d2l's train_bert."""
 import math
+import warnings
 
 import keras
 import tensorflow as tf
 from d2l import tensorflow as d2l
 
+from sandbox import machine
 from sandbox.checkpoint import Checkpointer, latest_step
 from sandbox.config import TrainConfig
 from sandbox.loss import get_batch_loss_bert
@@ -31,6 +33,13 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     after the last, so step w + j takes lr * (n - j + 1) / n (linear) or
     lr * (1 + cos(pi * (j - 1) / n)) / 2 (cosine): the last step still
     learns, as in Hugging Face's schedules.
+
+    Not a Keras schedule: Keras has no warm-up with linear decay
+    (PolynomialDecay has no warm-up), and CosineDecay's warm-up starts
+    from its initial rate at iteration 0 and leaves the peak after one
+    step, where this one (like the runs already shipped) holds it for two.
+    As a function of the optimizer's iterations alone, it continues
+    exactly when a run resumes.
     """
 
     def __init__(self, lr, warmup_steps, num_steps, decay='linear'):
@@ -323,6 +332,22 @@ class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss."""
 
 
+class EmulatedDtypeWarning(UserWarning):
+    """A mixed-precision policy the hardware does not compute natively."""
+
+
+def warn_if_emulated(dtype_policy, strategy):
+    """Warn (once) that mixed_bfloat16 on a CPU without bfloat16 is slow."""
+    on_cpu = all('CPU' in d.upper() for d in _device_names(strategy))
+    if dtype_policy == 'mixed_bfloat16' and on_cpu and \
+            not machine.native_bf16():
+        isa = ' '.join(machine.instruction_sets()) or 'no AVX2'
+        warnings.warn(
+            f'dtype mixed_bfloat16: this CPU ({isa}) has no native bfloat16 '
+            '(AVX512_BF16 or AMX), so it is emulated and training will be '
+            'slower than in float32', EmulatedDtypeWarning, stacklevel=3)
+
+
 def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
                config=None, val_iter=None, callbacks=(), strategy=None,
                checkpoint_dir=None, verbose=True):
@@ -354,6 +379,7 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         raise ValueError('train_iter: an epoch yielded no batch (is '
                          'batch_size larger than the number of pairs?)')
     check_batch(net, first, vocab_size)
+    warn_if_emulated(config.dtype_policy, strategy)
     optimizer, train_step, validate = _build_steps(net, config, strategy)
     batches, checkpointer, start = _resume(train_iter, net, optimizer,
                                            config, strategy, checkpoint_dir,

@@ -38,7 +38,7 @@ def test_bad_compare_values_get_one_line(argv, message, capsys):
 def test_experiment_dry_run_lists_the_runs(capsys):
     cli.main(['experiment', NSP, '--quick', '--dry-run'])
     out = capsys.readouterr().out
-    assert 'nsp_weight=0.5__seed=1' in out and '6 runs' in out
+    assert 'format=MLM-only-no-random-B__seed=1' in out and '6 runs' in out
 
 
 def test_experiment_rejects_a_bad_override_before_training(capsys):
@@ -69,4 +69,4 @@ def test_python_m_sandbox_experiment_is_the_experiment_command():
         [sys.executable, '-m', 'sandbox.experiment', NSP, '--dry-run'],
         cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert '9 runs' in result.stdout  # three groups, three full seeds
+    assert '15 runs' in result.stdout  # three groups, five seeds

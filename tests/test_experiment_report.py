@@ -103,7 +103,7 @@ def test_interpret_reads_paired_intervals():
     assert (f'`nsp_weight=0` Δ val MLM loss -1.000 [{-1 - half:+.3f}, '
             f'{-1 + half:+.3f}]') in text
     assert 'did not clear' not in text
-    assert 'NSP accuracy is above 0.55, its interval above chance, for ' \
+    assert 'NSP accuracy is above 0.55, its 95% interval above chance, for ' \
         '`nsp_weight=1` (0.800)' in text
 
 

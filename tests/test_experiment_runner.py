@@ -1,6 +1,13 @@
 """Tests for sandbox.experiment.runner: a tiny sweep end to end."""
+import contextlib
 import json
+import pathlib
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -11,6 +18,23 @@ TINY = {'preset': 'tiny', 'data.batch_size': 8, 'data.max_len': 32,
         'data.min_freq': 1, 'train.num_steps': 3, 'train.val_every': 3,
         'train.val_batches': 1, 'train.warmup_steps': 0,
         'probe.num_sentences': 12, 'probe.min_contexts': 2}
+
+
+@contextlib.contextmanager
+def serve_tensorboard(logdir):
+    """A headless TensorBoard on `logdir`; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [str(pathlib.Path(sys.executable).parent / 'tensorboard'),
+         '--logdir', str(logdir), '--host', '127.0.0.1', '--port',
+         str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f'http://127.0.0.1:{port}'
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def squeeze(text):
@@ -58,6 +82,44 @@ def test_run_experiment_end_to_end(finished_sweep):
     assert len(csv_lines) == 3
     assert sum('training' in line for line in lines) == 4
     assert lines[0].startswith('4 of 4 runs to train: expected wall time ')
+
+
+def test_hparams_read_back_by_tensorboard(finished_sweep):
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import metadata
+    _, out, _, _ = finished_sweep
+    events = event_accumulator.EventAccumulator(
+        str(out / 'runs' / 'nsp_weight=0__seed=1' / 'tensorboard'))
+    events.Reload()
+    content = events.PluginTagToContent('hparams')
+    info = metadata.parse_session_start_info_plugin_data(
+        content['_hparams_/session_start_info'])
+    assert info.hparams['nsp_weight'].string_value == '0'
+    assert info.hparams['train.nsp_weight'].number_value == 0.0
+    assert info.hparams['seed'].number_value == 1
+    assert 'final/final_val_mlm_l' in events.Tags()['tensors']
+
+
+def test_tensorboard_shows_the_experiment_in_hparams(finished_sweep):
+    _, out, _, _ = finished_sweep
+    with serve_tensorboard(out / 'runs') as url:
+        body = json.dumps({'experimentName': ''}).encode()
+        text = ''
+        deadline = time.monotonic() + 60
+        while 'nsp_weight' not in text and time.monotonic() < deadline:
+            try:
+                request = urllib.request.Request(
+                    f'{url}/data/plugin/hparams/experiment', data=body,
+                    headers={'Content-Type': 'application/json'})
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                time.sleep(0.5)
+    experiment = json.loads(text)
+    names = {h['name'] for h in experiment['hparamInfos']}
+    assert {'nsp_weight', 'train.nsp_weight', 'seed'} <= names
+    metrics = {m['name']['tag'] for m in experiment['metricInfos']}
+    assert 'final/final_val_mlm_l' in metrics
 
 
 def test_finished_runs_are_skipped(finished_sweep, synthetic_dir,

@@ -107,3 +107,35 @@ def test_validators_accept_or_name_the_field(cls, data):
     # Accepted: the value survives a round trip unchanged
     assert cls.from_dict(made.to_dict()) == made
     assert getattr(made, field.name) == value
+
+
+def test_machine_reads_instruction_sets(tmp_path):
+    from sandbox import machine
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nmodel name\t: AMD Ryzen 5 5600\n'
+                    'flags\t\t: fpu sse avx avx2 fma\n\nprocessor\t: 1\n'
+                    'flags\t\t: avx512f\n')
+    model, flags = machine.cpu_info.__wrapped__(str(info))
+    assert model == 'AMD Ryzen 5 5600'
+    assert machine.instruction_sets(flags) == ['AVX2']
+    assert not machine.native_bf16(flags)
+    amx = {'avx2', 'avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16'}
+    assert machine.instruction_sets(amx) == ['AVX2', 'AVX-512',
+                                             'AVX512_BF16', 'AMX']
+    assert machine.native_bf16(amx)
+    assert machine.describe().count(',') >= 2
+
+
+def test_emulated_bfloat16_warns_on_a_cpu_without_it(monkeypatch):
+    import tensorflow as tf
+    from sandbox import machine
+    strategy = tf.distribute.get_strategy()
+    monkeypatch.setattr(machine, 'native_bf16', lambda: False)
+    with pytest.warns(train.EmulatedDtypeWarning, match='slower'):
+        train.warn_if_emulated('mixed_bfloat16', strategy)
+    monkeypatch.setattr(machine, 'native_bf16', lambda: True)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        train.warn_if_emulated('mixed_bfloat16', strategy)
+        train.warn_if_emulated('float32', strategy)

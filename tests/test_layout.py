@@ -6,9 +6,10 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_plots_runs_and_experiment_specs_load_without_tensorflow():
-    script = ('import sys, sandbox.plots, sandbox.runs, '
-              'sandbox.experiment.spec; '
+def test_plots_reports_and_specs_load_without_tensorflow():
+    script = ('import sys, sandbox.plots, sandbox.runs, sandbox.machine, '
+              'sandbox.experiment.spec, sandbox.experiment.report, '
+              'sandbox.experiment.frames, sandbox.experiment.stats; '
               "print(sorted(m for m in ('tensorflow', 'keras') "
               'if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', script], check=True,

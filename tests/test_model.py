@@ -416,3 +416,29 @@ def test_initial_mlm_logit_std(init, expected):
     _, mlm_Y_hat, _ = net(tokens, np.zeros_like(tokens), np.full(64, 32),
                           positions, training=False)
     assert float(np.std(mlm_Y_hat)) == pytest.approx(expected, rel=0.08)
+
+
+@pytest.mark.parametrize('tie_weights', [False, True])
+def test_embedding_std_sets_every_embedding_tied_or_not(tie_weights):
+    # The architecture experiment compares tied and untied decoders at one
+    # embedding scale: token, segment and position embeddings alike
+    c = ModelConfig(num_hiddens=64, ffn_num_hiddens=64, num_heads=2,
+                    num_blks=1, max_len=512, tie_weights=tie_weights,
+                    embedding_std=0.125)
+    keras.utils.set_random_seed(0)
+    net = M.bert_from_config(c, vocab_size=4000)
+    net(*make_inputs())
+    enc = net.encoder
+    for w, rel in ((enc.token_embedding.embeddings, 0.05),
+                   (enc.segment_embedding.embeddings, 0.25),  # 128 values
+                   (enc.pos_embedding, 0.05)):
+        assert np.std(w.numpy()) == pytest.approx(0.125, rel=rel), w.name
+    assert net.get_config()['embedding_std'] == 0.125
+    # Without it, a tied decoder's token embedding starts at 1/sqrt(64)
+    default = M.bert_from_config(c.replace(embedding_std=None), 4000)
+    default(*make_inputs())
+    expected = 0.125 if tie_weights else 1.0
+    assert np.std(default.encoder.token_embedding.embeddings.numpy()) == \
+        pytest.approx(expected, rel=0.05)
+    assert np.std(default.encoder.pos_embedding.numpy()) == \
+        pytest.approx(1.0, rel=0.05)

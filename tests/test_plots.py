@@ -76,6 +76,24 @@ def test_plot_layers_and_attention(tmp_path):
     assert sum(len(ax.images) for ax in fig.axes) == 2 * 3  # 2 rows of 3
 
 
+def test_sentence_attention_has_a_scale_per_map_and_fits_a_screen():
+    rng = np.random.default_rng(0)
+    attentions = [{'tokens': [f't{i}' for i in range(T)],
+                   'weights': rng.dirichlet(np.ones(T), (2, 2, T)).tolist()}
+                  for T in (5, 9, 7)]
+    fig = C.plot_sentence_attention(attentions)
+    images = [im for ax in fig.axes for im in ax.images]
+    assert len(images) == 3 * 2  # 3 inputs x 2 heads of the last block
+    for im in images:  # each map its own scale: 0 to its own maximum
+        assert im.get_clim() == (0, pytest.approx(im.get_array().max()))
+    assert fig.get_size_inches()[1] <= C.MAX_HEIGHT
+    rows = [ax for ax in fig.axes if ax.images and ax.get_xticklabels()]
+    assert {len(ax.get_xticklabels()) for ax in rows} == {5, 9, 7}
+    tall = C.show_heatmaps([[np.eye(40)]] * 8, 'Keys', 'Queries',
+                           ticklabels=list(range(40)))
+    assert tall.get_size_inches()[1] <= C.MAX_HEIGHT
+
+
 def test_show_heatmaps_leaves_missing_cells_blank():
     fig = C.show_heatmaps([[np.eye(3)], [np.eye(3), np.eye(3)]], 'Keys',
                           'Queries')

@@ -78,10 +78,14 @@ def test_probe_model_report(tiny):
     assert len(report['fill_mask']) == 3
     assert all(ex['text'].count('<mask>') == 1 and len(ex['top']) == 5
                for ex in report['fill_mask'])
-    weights = np.array(report['attention']['weights'])
-    T = len(report['attention']['tokens'])
-    assert weights.shape == (2, 2, T, T)
-    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-3)
+    assert len(report['attentions']) == suite.ATTENTION_PAIRS
+    assert report['attention'] == report['attentions'][0]
+    assert len({tuple(a['tokens']) for a in report['attentions']}) == 3
+    for attention in report['attentions']:
+        weights = np.array(attention['weights'])
+        T = len(attention['tokens'])
+        assert weights.shape == (2, 2, T, T)
+        np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-3)
     summary = suite.summarize(report)
     assert summary['probe_self_sim'] == report['layers']['self_sim'][-1]
     assert summary['probe_collapsed'] is report['collapsed'] is True

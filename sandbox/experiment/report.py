@@ -262,11 +262,15 @@ def _on_nsp(frame, rows):
     if untrained:
         parts.append(f'{", ".join(untrained)} train no NSP head: its '
                      'accuracy is neither shown nor compared.')
-    above = [f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f})'
-             for r in trained if nsp_learned(frame, r['label'])]
+    above = [r for r in trained if nsp_learned(frame, r['label'])]
     if above:
-        parts.append(f'NSP accuracy is above {NSP_LEARNED}, its interval '
-                     'above chance, for ' + ', '.join(above) + '.')
+        one = min(r['n'] for r in above) < 2
+        parts.append(
+            f'NSP accuracy is above {NSP_LEARNED}' +
+            (' (one seed: no interval)' if one else
+             ', its 95% interval above chance,') + ' for ' +
+            ', '.join(f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f})'
+                      for r in above) + '.')
     elif trained:
         parts.append(f'NSP accuracy is at most {NSP_LEARNED} (or its '
                      'interval reaches chance) in every arm that trains it: '
@@ -406,7 +410,8 @@ def save_figures(experiment, out, groups, diffs):
         images += [('layers', 'Probes per layer on held-out sentences '
                     '(after Ethayarajh 2019)'),
                    ('attention', 'Attention weights of the last block '
-                    '(first seed of each group)')]
+                    '(first seed of each group; every seed\'s, on several '
+                    'inputs: runs/<run>/attention.png)')]
     return images
 
 

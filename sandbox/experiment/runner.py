@@ -15,10 +15,13 @@ from typing import Callable, NamedTuple, Optional
 import keras
 
 from sandbox import plots
+from sandbox.callbacks import write_hparams
+from sandbox.config import SEED_KEYS
 from sandbox.data import load_corpus
 from sandbox.experiment.estimate import expected_seconds, format_duration
 from sandbox.experiment.report import (summarize_history, write_report,
                                        write_tables)
+from sandbox.experiment.spec import format_value
 from sandbox.pretrain import load_run_model, pretrain
 from sandbox.probe import CollapseWarning, probe_model, summarize
 from sandbox.runs import (RunDirError, config_differences, read_config,
@@ -70,16 +73,45 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
     options = RunOptions(data_dir, verify, probe, keep_models, verbose, log)
     log_expected_time(runs, out, rerun, options)
     results, start = [], time.perf_counter()
+    grid = grid_hparams(runs)
     for i, run in enumerate(runs, 1):
         head = f'[{i}/{len(runs)}] {run.label}, seed {run.seed}'
-        results.append(run_or_skip(run, out / 'runs' / run.name, head,
-                                   options, rerun, reprobe_all))
+        result = run_or_skip(run, out / 'runs' / run.name, head, options,
+                             rerun, reprobe_all)
+        write_run_hparams(out / 'runs' / run.name, run, result, grid[i - 1])
+        results.append(result)
         write_tables(out, results)
     rows = write_report(experiment, out, runs, results, quick,
                         command or default_command(experiment, quick))
     log(f'{len(runs)} runs in {time.perf_counter() - start:.0f} s; '
         f'results in {out}/ (README.md, results.md, results.csv)')
     return rows
+
+
+def grid_hparams(runs):
+    """Each run's HParams: its grid point, the settings the grid varies
+    and its seed (values TensorBoard can show: tuples as text)."""
+    keys = sorted(k for k in set().union(*(r.settings for r in runs))
+                  if k not in SEED_KEYS and len({
+                      json.dumps(r.settings.get(k)) for r in runs}) > 1)
+    return [{**run.point, **{k: _hparam(run.settings.get(k)) for k in keys},
+             'seed': run.seed} for run in runs]
+
+
+def _hparam(value):
+    """A setting as an HParams value: bool, number or str."""
+    if value is None or isinstance(value, (list, tuple)):
+        return format_value(value) if value is not None else 'none'
+    return value
+
+
+def write_run_hparams(run_dir, run, result, hparams):
+    """The run's HParams summary with its final metrics (numbers only)."""
+    metrics = {k: v for k, v in result['metrics'].items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)
+               and v == v}
+    write_hparams(run_dir, run.name, hparams, metrics,
+                  int(result['metrics'].get('steps', 0)))
 
 
 def log_expected_time(runs, out, rerun, options):
@@ -191,6 +223,10 @@ def probe_run(run, run_dir, net, vocab, options):
             warnings.warn_explicit(w.message, w.category, w.filename,
                                    w.lineno)
     write_part(run_dir, 'probe', report)
+    # Every seed's attention on several inputs, beside its probe.json
+    plots.save_figure(plots.plot_sentence_attention(
+        report['attentions'], f'{run.name}: attention of the last block '
+        '(each map its own scale)'), run_dir / 'attention', ('png',))
     return summarize(report)
 
 

@@ -155,13 +155,22 @@ def fill_mask_examples(net, vocab, sentences, num_examples=3, max_words=14,
     return examples
 
 
-def attention_pair(vocab, sentences):
-    """d2l's crane pair if every word is known, else two short sentences."""
-    if in_vocab(vocab, CRANE_CONTEXTS[1:]):
-        return CRANE_CONTEXTS[1]
+# Sentence pairs whose attention a probe report keeps
+ATTENTION_PAIRS = 3
+
+
+def attention_inputs(vocab, sentences, num_pairs=ATTENTION_PAIRS):
+    """Inputs for the attention maps: d2l's crane pair if every word is
+    known, then pairs of short held-out sentences, num_pairs in all."""
+    pairs = [CRANE_CONTEXTS[1]] if in_vocab(vocab, CRANE_CONTEXTS[1:]) \
+        else []
     short = [s for s in sentences if len(s) <= 8] or sentences
-    pair = [vocab.to_tokens([int(t) for t in s[:8]]) for s in short[:2]]
-    return pair[0], pair[-1]
+    short = [vocab.to_tokens([int(t) for t in s[:8]]) for s in short]
+    for a, b in zip(short[::2], short[1::2]):
+        if len(pairs) == num_pairs:
+            break
+        pairs.append((a, b))
+    return pairs or [(short[0], short[0])]
 
 
 def per_layer(vectors, keep, min_contexts):
@@ -200,8 +209,11 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
     topk = masked_lm_accuracy(net, vocab, sentences, config.mask_rate,
                               config.seed, (1, 5), config.batch_size,
                               counts)
-    tokens, weights = attention_maps(net, vocab,
-                                     *attention_pair(vocab, sentences))
+    attentions = []
+    for pair in attention_inputs(vocab, sentences):
+        tokens, weights = attention_maps(net, vocab, *pair)
+        attentions.append({'tokens': tokens,
+                           'weights': np.round(weights, 4).tolist()})
     words = words_in_contexts(vectors.word_ids[keep],
                               vectors.sentence_ids[keep],
                               config.min_contexts)
@@ -219,8 +231,7 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
                                     config.collapse_top_share),
         'fill_mask': fill_mask_examples(net, vocab, sentences,
                                         seed=config.seed),
-        'attention': {'tokens': tokens,
-                      'weights': np.round(weights, 4).tolist()}}
+        'attention': attentions[0], 'attentions': attentions}
 
 
 def summarize(report):
