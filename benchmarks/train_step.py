@@ -31,8 +31,8 @@ from sandbox import data, machine, model
 from sandbox.config import configs_from_settings, parse_settings
 from sandbox.loss import get_batch_loss_bert
 from sandbox.pretrain import build_model
-from sandbox.train import (make_optimizer, make_reference_step,
-                           make_train_step)
+from sandbox.optim import make_optimizer
+from sandbox.train import make_reference_step, make_train_step
 
 # The optimised step computes the MLM head at the real slots only
 SLOTS = {'reference': 'all', 'optimised': 'real'}

@@ -179,6 +179,10 @@ class TrainConfig(_Config):
     keep_checkpoints: int = 3      # newest checkpoints kept
     dtype_policy: str = 'float32'  # Keras policy: 'float32' / 'mixed_bfloat16'
     jit_compile: bool = False      # XLA-compile the train step
+    # Minutes of training steps: the run stops once it has spent them and
+    # its schedule reads the share spent (num_steps: the cap, and the
+    # schedule's resolution). None: num_steps steps.
+    time_budget: Optional[float] = None
 
     def __post_init__(self):
         check_range('num_steps', self.num_steps, 1, integer=True)
@@ -211,6 +215,8 @@ class TrainConfig(_Config):
         if not isinstance(self.jit_compile, bool):
             raise ConfigError(f'jit_compile must be a bool, '
                             f'got {self.jit_compile!r}')
+        if self.time_budget is not None:
+            check_range('time_budget', self.time_budget, 0, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -100,10 +100,13 @@ def pretrain(data_config=None, model_config=None, train_config=None,
                                   history=previous, baseline=baseline))
     if verbose:
         print(f'run folder: {run_dir}')
+    # Step seconds spent before a resume (what a time budget counts)
+    spent = sum(data_config.batch_size / r['pairs_per_sec'] for r in previous
+                if r.get('pairs_per_sec'))
     history = train_bert(train_iter, net, len(vocab), config=train_config,
                          val_iter=val_iter, callbacks=callbacks,
                          strategy=strategy, checkpoint_dir=checkpoint_dir,
-                         verbose=verbose)
+                         verbose=verbose, spent=spent)
     save_run_model(net, vocab, run_dir)
     return {'net': net, 'vocab': vocab, 'history': previous + history,
             'run_dir': run_dir, 'baseline': baseline}

@@ -10,108 +10,11 @@ from sandbox import machine
 from sandbox.checkpoint import Checkpointer, latest_step
 from sandbox.config import TrainConfig
 from sandbox.loss import get_batch_loss_bert
+from sandbox.optim import budget_rate, make_optimizer
 
 # What a step reports: the loss parts, the total, the accuracies and the
 # gradient's norm (under tf.distribute, the sum of the replicas' norms)
 METRICS = ('mlm_l', 'nsp_l', 'l', 'mlm_acc', 'nsp_acc', 'grad_norm')
-
-
-def learning_rate(config):
-    """Adam's learning rate: constant, or warm-up and decay per config."""
-    if config.warmup_steps == 0 and config.decay == 'constant':
-        return config.lr
-    return WarmupDecay(config.lr, config.warmup_steps, config.num_steps,
-                       config.decay)
-
-
-@keras.saving.register_keras_serializable(package='sandbox')
-class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `lr`, then constant, linear or cosine decay.
-
-    Step k (1-based) of a warm-up of w steps takes lr * k / w; the decay
-    runs over the remaining n = num_steps - w steps and reaches 0 one step
-    after the last, so step w + j takes lr * (n - j + 1) / n (linear) or
-    lr * (1 + cos(pi * (j - 1) / n)) / 2 (cosine): the last step still
-    learns, as in Hugging Face's schedules.
-
-    Not a Keras schedule: Keras has no warm-up with linear decay
-    (PolynomialDecay has no warm-up), and CosineDecay's warm-up starts
-    from its initial rate at iteration 0 and leaves the peak after one
-    step, where this one (like the runs already shipped) holds it for two.
-    As a function of the optimizer's iterations alone, it continues
-    exactly when a run resumes.
-    """
-
-    def __init__(self, lr, warmup_steps, num_steps, decay='linear'):
-        self.lr, self.warmup_steps = lr, warmup_steps
-        self.num_steps, self.decay = num_steps, decay
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32) + 1.0  # the step being taken
-        warm = self.lr * tf.minimum(1.0, step / max(1, self.warmup_steps))
-        if self.decay == 'constant':
-            return warm
-        # Steps into the decay, from 0 at its first step
-        done = tf.maximum(0.0, step - self.warmup_steps - 1)
-        frac = tf.minimum(1.0, done / max(
-            1, self.num_steps - self.warmup_steps))
-        if self.decay == 'cosine':
-            decayed = 0.5 * self.lr * (1 + tf.cos(math.pi * frac))
-        else:
-            decayed = self.lr * (1.0 - frac)
-        return tf.where(step <= self.warmup_steps, warm, decayed)
-
-    def get_config(self):
-        return {'lr': self.lr, 'warmup_steps': self.warmup_steps,
-                'num_steps': self.num_steps, 'decay': self.decay}
-
-
-@keras.saving.register_keras_serializable(package='sandbox')
-class Adam(keras.optimizers.Adam):
-    """Adam with torch.optim.Adam's epsilon: added to sqrt(v_hat).
-
-    Keras adds epsilon to sqrt(v) and folds the bias corrections into the
-    step size; torch divides by sqrt(v_hat) + eps, which is Keras's update
-    with epsilon * sqrt(1 - beta_2 ** t). With `weight_decay` it is
-    torch's AdamW: the weights shrink by lr * weight_decay before the step.
-    """
-
-    def update_step(self, gradient, variable, learning_rate):
-        """One Adam step of `variable`, as torch.optim.Adam takes it."""
-        dtype = variable.dtype
-        lr = tf.cast(learning_rate, dtype)
-        gradient = tf.cast(gradient, dtype)
-        t = tf.cast(self.iterations + 1, dtype)
-        bias_1 = 1 - tf.pow(tf.cast(self.beta_1, dtype), t)
-        bias_2 = 1 - tf.pow(tf.cast(self.beta_2, dtype), t)
-        m = self._momentums[self._get_variable_index(variable)]
-        v = self._velocities[self._get_variable_index(variable)]
-        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
-        self.assign_add(v, (tf.square(gradient) - v) * (1 - self.beta_2))
-        v_hat = v / bias_2
-        self.assign_sub(variable, lr / bias_1 * m / (
-            tf.sqrt(v_hat) + self.epsilon))
-
-
-# Weights that decoupled weight decay leaves alone, as BERT and RoBERTa
-NO_DECAY = ('bias', 'beta', 'gamma', 'decoder_bias')
-
-
-def make_optimizer(config):
-    """Return torch-style Adam(W) with the config's schedule and clipping.
-
-    Under mixed_float16, a LossScaleOptimizer keeps small gradients from
-    underflowing (bfloat16 has float32's range and needs none).
-    """
-    optimizer = Adam(learning_rate(config), beta_1=config.beta_1,
-                     beta_2=config.beta_2, epsilon=config.epsilon,
-                     weight_decay=config.weight_decay or None,
-                     global_clipnorm=config.clip_norm)
-    if config.weight_decay:
-        optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-    if config.dtype_policy == 'mixed_float16':
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
 
 
 def strategy_for(devices=None):
@@ -350,7 +253,7 @@ def warn_if_emulated(dtype_policy, strategy):
 
 def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
                config=None, val_iter=None, callbacks=(), strategy=None,
-               checkpoint_dir=None, verbose=True):
+               checkpoint_dir=None, verbose=True, spent=0.0):
     """Pretrain `net` on `train_iter` for `num_steps` steps, as d2l does.
 
     Args:
@@ -366,6 +269,8 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         checkpoint_dir: save model, optimizer, data position and step there
             every config.checkpoint_every steps and at the end, and resume
             from its newest checkpoint if it has one.
+        spent: seconds of steps a resumed run took before (the steps a
+            config.time_budget counts).
     Returns:
         The history of the steps taken: one dict per step (step, METRICS,
         lr, pairs_per_sec, and val_* at validation steps).
@@ -387,18 +292,23 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
     progbar = keras.utils.Progbar(config.num_steps, verbose=int(verbose),
                                   stateful_metrics=METRICS + ('pairs/s',))
     meter, history = _Meter(), []
+    budget = config.time_budget * 60 if config.time_budget else None
     for step in range(start + 1, config.num_steps + 1):
+        if budget is not None:  # the rate reads the share of time spent
+            optimizer.learning_rate = budget_rate(config, spent / budget)
         # The rate this step takes (the schedule reads the step count)
         lr = float(tf.convert_to_tensor(optimizer.learning_rate))
         row, rate = meter.step(train_step, next(batches), strategy)
+        spent += meter.timer.times[-1]
+        last = step == config.num_steps or (budget is not None and
+                                            spent >= budget)
         if config.dtype_policy == 'mixed_float16':
             row.pop('grad_norm')  # loss scaling skips non-finite gradients
         if not all(map(math.isfinite, row.values())):
             raise NonFiniteLossError(_non_finite_message(
                 step, row, checkpointer))
         row.update(step=step, lr=lr, pairs_per_sec=rate)
-        if val_iter is not None and _due(step, config.val_every,
-                                         config.num_steps):
+        if val_iter is not None and _due(step, config.val_every, last):
             row.update(validate(val_iter, config.val_batches))
         history.append(row)
         progbar.update(step, [(k, row[k]) for k in METRICS[:3]] +
@@ -407,8 +317,10 @@ def train_bert(train_iter, net, vocab_size, devices=None, num_steps=None, *,
         for callback in callbacks:
             callback.on_step(step, row)
         if checkpointer is not None and _due(
-                step, config.checkpoint_every, config.num_steps):
+                step, config.checkpoint_every, last):
             checkpointer.save(step)
+        if last:
+            break
     if verbose and meter.timer.times:
         print(meter.summary(strategy))
     for callback in callbacks:
@@ -465,9 +377,10 @@ def _resume(train_iter, net, optimizer, config, strategy, checkpoint_dir,
     return batches, checkpointer, start
 
 
-def _due(step, every, num_steps):
-    """Whether `step` is the last one or a multiple of `every` (if not 0)."""
-    return step == num_steps or bool(every and step % every == 0)
+def _due(step, every, last):
+    """Whether `step` is the `last` one or a multiple of `every` (if 0:
+    only the last)."""
+    return last or bool(every and step % every == 0)
 
 
 class _Meter:

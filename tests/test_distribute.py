@@ -29,8 +29,9 @@ import keras
 from sandbox.config import TrainConfig
 from sandbox.data import BERTBatch
 from sandbox.model import BERTModel
-from sandbox.train import (_distribute, evaluate, make_optimizer,
-                           make_train_step, strategy_for)
+from sandbox.optim import make_optimizer
+from sandbox.train import (_distribute, evaluate, make_train_step,
+                           strategy_for)
 
 V, B, T, P, STEPS = 40, 8, 10, 3, 4
 rng = np.random.default_rng(0)

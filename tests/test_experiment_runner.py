@@ -69,6 +69,13 @@ def test_run_experiment_end_to_end(finished_sweep):
     stored = json.loads((run / 'result.json').read_text())
     assert stored['configs']['train']['nsp_weight'] == 0.0
     assert stored['metrics']['steps'] == 3
+    # Embeddings (token, segment, position) and the untied decoder
+    model = stored['configs']['model']
+    V = json.loads((run / 'config.json').read_text())['vocab_size']
+    H = model['num_hiddens']
+    m = stored['metrics']
+    assert m['params'] - m['params_non_embedding'] == \
+        V * H + 2 * H + model['max_len'] * H + H * V + V
     readme = squeeze((out / 'README.md').read_text())
     assert '| nsp_weight=1 | 2 |' in readme
     # --quick is a smoke test: nothing compared, no paired figure

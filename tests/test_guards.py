@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sandbox import config as cfg, data, train
+from sandbox import config as cfg, data, optim, train
 from sandbox.checkpoint import CheckpointError, latest_step
 from sandbox.config import MODEL_PRESETS, ConfigError, TrainConfig
 from sandbox.pretrain import build_model
@@ -81,7 +81,7 @@ def test_checkpoint_of_another_model_is_refused(batches, tmp_path):
 def test_clipping_bounds_the_update(batches):
     train_iter, vocab = batches
     config = TrainConfig(num_steps=1, clip_norm=1e-3, lr=1.0)
-    optimizer = train.make_optimizer(config)
+    optimizer = optim.make_optimizer(config)
     assert optimizer.global_clipnorm == 1e-3
 
 

@@ -16,8 +16,9 @@ from sandbox import loss as L
 from sandbox import layers, model as M
 from sandbox.config import TrainConfig
 from sandbox.data import BERTBatch
-from sandbox.train import (make_eval_step, make_optimizer,
-                           make_reference_step, make_train_step)
+from sandbox.optim import make_optimizer
+from sandbox.train import (make_eval_step, make_reference_step,
+                           make_train_step)
 
 V, H, FFN, HEADS, BLKS, MAX_LEN = 50, 8, 16, 2, 2, 16
 B, T, P = 6, 12, 4

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from sandbox import data, train
+from sandbox import data, optim, train
 from sandbox.config import MODEL_PRESETS, TrainConfig
 from sandbox.pretrain import build_model
 
@@ -94,18 +94,18 @@ def test_validation_rows(batches):
 def test_warmup_and_decay_schedule():
     config = TrainConfig(num_steps=10, lr=1.0, warmup_steps=4,
                          decay='linear')
-    schedule = train.learning_rate(config)
+    schedule = optim.learning_rate(config)
     lrs = [float(schedule(step)) for step in range(10)]
     # the decay reaches 0 one step after the last: every step learns
     np.testing.assert_allclose(lrs, [0.25, 0.5, 0.75, 1.0, 1.0, 5 / 6,
                                      4 / 6, 3 / 6, 2 / 6, 1 / 6], atol=1e-6)
-    cosine = train.learning_rate(config.replace(decay='cosine'))
+    cosine = optim.learning_rate(config.replace(decay='cosine'))
     np.testing.assert_allclose(
         [float(cosine(step)) for step in range(4, 10)],
         [(1 + math.cos(math.pi * j / 6)) / 2 for j in range(6)], atol=1e-6)
-    flat = train.learning_rate(config.replace(decay='constant'))
+    flat = optim.learning_rate(config.replace(decay='constant'))
     assert [float(flat(s)) for s in (0, 3, 9)] == [0.25, 1.0, 1.0]
-    assert train.learning_rate(TrainConfig(lr=0.5)) == 0.5
+    assert optim.learning_rate(TrainConfig(lr=0.5)) == 0.5
 
 
 def test_logged_lr_is_the_rate_of_its_step(batches):
@@ -113,12 +113,38 @@ def test_logged_lr_is_the_rate_of_its_step(batches):
     assert [row['lr'] for row in history] == [0.25, 0.5, 0.75, 1.0, 1.0]
 
 
+def test_a_time_budget_stops_on_time_and_reads_its_share(batches,
+                                                          monkeypatch):
+    step = train._Meter.step
+
+    def fixed_time(self, *args):  # every step takes 0.7 s
+        out = step(self, *args)
+        self.timer.times[-1] = 0.7
+        return out
+
+    monkeypatch.setattr(train._Meter, 'step', fixed_time)
+    # 3 s of budget: 5 steps of 0.7 s (2.8 s spent after 4), cap 100
+    _, history = _fit(batches, 100, lr=1.0, warmup_steps=20,
+                      decay='linear', time_budget=0.05)
+    assert len(history) == 5
+    config = TrainConfig(num_steps=100, lr=1.0, warmup_steps=20,
+                         decay='linear', time_budget=0.05)
+    budget = 0.05 * 60
+    assert [row['lr'] for row in history] == pytest.approx(
+        [optim.budget_rate(config, k * 0.7 / budget) for k in range(5)])
+    # Read at 0, 23%, 47%, ... of the schedule's 100 steps: warm-up for
+    # the first 20%, then the linear decay
+    assert history[0]['lr'] == pytest.approx(1 / 20)
+    assert history[2]['lr'] == pytest.approx(1 - (140 / 3 - 21) / 80,
+                                             abs=1e-5)
+
+
 def test_adam_is_torch_adamw():
     # torch.optim.AdamW's update, written out: decay, moments, bias
     # corrections, eps added to sqrt(v_hat); biases are not decayed
     config = TrainConfig(lr=0.1, beta_2=0.98, epsilon=1e-3,
                          weight_decay=0.1)
-    optimizer = train.make_optimizer(config)
+    optimizer = optim.make_optimizer(config)
     kernel = keras.Variable(np.array([1.0, -2.0, 0.5]), name='kernel')
     bias = keras.Variable(np.array([0.3]), name='bias')
     optimizer.build([kernel, bias])

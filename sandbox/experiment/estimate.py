@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from sandbox.data import BERTBatch
 from sandbox.model import bert_from_config
-from sandbox.train import make_optimizer, make_train_step
+from sandbox.optim import make_optimizer
+from sandbox.train import make_train_step
 
 # What validation, checkpoints and probes add to the steps' time
 VALIDATION_SHARE = 0.1
@@ -87,11 +88,20 @@ def expected_seconds(pending, finished, vocab_size):
                 per_step[key] = (1 + VALIDATION_SHARE) * timed_step_seconds(
                     run.configs, vocab_size)
                 timed += 1
-    seconds = sum(run.configs.train.num_steps *
-                  per_step[shape_key(run.configs)] for run in pending)
+    seconds = sum(_run_seconds(run, per_step[shape_key(run.configs)])
+                  for run in pending)
     how = (f'{timed} shape(s) timed on a random batch here, '
            f'{len(per_step) - timed} from finished runs')
     return seconds, how
+
+
+def _run_seconds(run, per_step):
+    """A run's expected seconds: its steps, or its time budget if sooner."""
+    seconds = run.configs.train.num_steps * per_step
+    budget = run.configs.train.time_budget
+    if budget:
+        seconds = min(seconds, budget * 60 * (1 + VALIDATION_SHARE))
+    return seconds
 
 
 def format_duration(seconds):

@@ -28,6 +28,8 @@ RESULT_COLUMNS = (
     ('probe_top_word_share', 'top-word share', '.2f', None),
     ('pairs_per_sec', 'pairs/s', '.0f', 'max'),
     ('wall_time', 'wall s', '.0f', None),
+    ('steps', 'steps', '.0f', None),
+    ('params_non_embedding', 'non-emb. params', ',.0f', None),
     # in results.csv only
     ('probe_token_sim', None, '.3f', None),
     ('probe_token_sim_centred', None, '.3f', None),
@@ -37,6 +39,10 @@ RESULT_COLUMNS = (
     ('train_mlm_l', None, '.3f', None),
 )
 
+
+
+# Columns shown only where the groups differ in them
+SHOWN_IF_VARYING = ('steps', 'params_non_embedding')
 
 
 def summarize_history(history, batch_size):
@@ -98,7 +104,9 @@ def markdown_table(rows, columns=RESULT_COLUMNS):
     (paired_markdown): a best mean inside the seed noise is not a result.
     """
     columns = [c for c in columns if c[1] is not None and any(
-        r.get(f'{c[0]}_mean') is not None for r in rows)]
+        r.get(f'{c[0]}_mean') is not None for r in rows) and (
+        c[0] not in SHOWN_IF_VARYING or
+        len({r.get(f'{c[0]}_mean') for r in rows}) > 1)]
     cells = pd.DataFrame(
         [[r['label'], str(r['n'])] +
          [format_cell(r.get(f'{col}_mean'), r.get(f'{col}_std'), fmt)

@@ -192,7 +192,7 @@ def execute(run, run_dir, options=RunOptions()):
     plots.save_loss_plot(out['history'], run_dir / 'loss',
                          run.configs.train.num_steps, out['baseline'])
     metrics = summarize_history(out['history'], run.configs.data.batch_size)
-    metrics['wall_time'] = wall_time
+    metrics.update(wall_time=wall_time, **parameter_counts(out['net']))
     if options.probe:
         metrics.update(probe_run(run, run_dir, out['net'], out['vocab'],
                                  options))
@@ -208,6 +208,22 @@ def execute(run, run_dir, options=RunOptions()):
     keras.backend.clear_session()
     gc.collect()
     return result
+
+
+def parameter_counts(net):
+    """{'params': all weights, 'params_non_embedding': without the token,
+    segment and position embeddings and the MLM decoder (Kaplan et al.
+    2020 count non-embedding parameters)}."""
+    enc = net.encoder
+    embedding = [enc.token_embedding.embeddings,
+                 enc.segment_embedding.embeddings, enc.pos_embedding]
+    if net.mlm.decoder is not None:
+        embedding += [net.mlm.decoder.kernel, net.mlm.decoder.bias]
+    else:
+        embedding.append(net.mlm.decoder_bias)
+    total = sum(int(w.numpy().size) for w in net.weights)
+    return {'params': total, 'params_non_embedding': total - sum(
+        int(w.numpy().size) for w in embedding)}
 
 
 def probe_run(run, run_dir, net, vocab, options):
