@@ -29,6 +29,17 @@ EXPERIMENT = Experiment(
     # tied and untied decoders start from the same embedding scale
     settings={'model.num_blks': 4, 'model.embedding_std': WIDTH ** -0.5},
     baseline='arm=pre-LN, warm-up 10%, lr 0.004',
+    predictions={
+        'arm=pre-LN, warm-up 0, lr 0.004': (
+            'final_val_mlm_l', 0, 'Xiong 2020: pre-LN needs no warm-up'),
+        'arm=post-LN, warm-up 0, lr 0.004': (
+            'final_val_mlm_l', 1, 'Xiong 2020: post-LN needs a warm-up'),
+        'arm=post-LN, warm-up 10%, lr 0.004': (
+            'final_val_mlm_l', 1, 'Xiong 2020: pre-LN trains faster'),
+        'arm=pre-LN, warm-up 10%, lr 0.004, tied': (
+            'final_val_mlm_l', 0, 'Press & Wolf 2017: tying costs little '
+            'or helps'),
+    },
     background=(
         'BERT is post-LN and ties its MLM decoder to the input embedding '
         '(Devlin et al. 2019; d2l unties it). Xiong et al. (2020), "On '

@@ -19,6 +19,14 @@ EXPERIMENT = Experiment(
         },
     },
     baseline='num_blks=2, width=128',
+    predictions={
+        'num_blks=1, width=64': (
+            'final_val_mlm_l', 1, 'Kaplan 2020: fewer parameters, higher '
+            'loss'),
+        'num_blks=4, width=256': (
+            'final_val_mlm_l', 1, 'Cramming 2023: too few steps in the '
+            'budget for its size'),
+    },
     # Every arm trains for BUDGET minutes of steps, its schedule read on
     # the share of the budget spent (warm-up: the first 10%); num_steps
     # only caps the fastest arm

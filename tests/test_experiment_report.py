@@ -152,3 +152,25 @@ def test_differences_below_three_seeds_are_not_claimed():
     text = X.interpret(e, frame, rows, 'At size:', BASE)
     assert 'with fewer than 3 seeds no difference is claimed' in text
     assert X.MIN_SEEDS_TO_RANK == 3
+
+
+def test_verdicts_read_the_interval_against_the_prediction():
+    from sandbox.experiment.stats import PairedDifference as D
+    lower = D(3, -0.2, -0.3, -0.1, 0.01)
+    unclear = D(3, -0.05, -0.2, 0.1, 0.4)
+    assert X.verdict(lower, -1) == 'agrees'
+    assert X.verdict(lower, 1) == 'contradicts'
+    assert X.verdict(lower, 0) == 'contradicts'
+    assert X.verdict(unclear, -1).startswith('not established')
+    assert X.verdict(unclear, 0).startswith('agrees: no difference')
+    assert X.verdict(D(2, -0.2, -0.3, -0.1, 0.01), -1).startswith(
+        'not tested')
+    assert X.verdict(None, -1).startswith('not tested')
+    e = make(baseline='nsp_weight=1', predictions={
+        'nsp_weight=0': ('final_val_mlm_l', -1, 'a paper')})
+    table = X.literature_markdown(
+        e, {'nsp_weight=0': {'final_val_mlm_l': lower}})
+    assert 'Δ val MLM loss: lower (a paper)' in table
+    assert '-0.200 [-0.300, -0.100] *' in table and 'agrees' in table
+    with pytest.raises(ValueError, match='not a group'):
+        make(predictions={'nsp_weight=1': ('final_val_mlm_l', 0, 'x')})

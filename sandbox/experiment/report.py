@@ -196,6 +196,40 @@ def paired_markdown(diffs, base_label):
                              disable_numparse=True) + '\n'
 
 
+# How a predicted sign reads: arm - baseline below, near or above 0
+SIGNS = {-1: 'lower', 0: 'no difference', 1: 'higher'}
+
+
+def verdict(diff, sign):
+    """Whether a paired difference agrees with a predicted sign."""
+    if diff is None:
+        return 'not tested (the arm or the metric is not past its gate)'
+    if diff.n < MIN_SEEDS_TO_RANK:
+        return f'not tested (fewer than {MIN_SEEDS_TO_RANK} seeds)'
+    found = 0 if not is_established(diff, MIN_SEEDS_TO_RANK) else (
+        1 if diff.low > 0 else -1)
+    if found == 0:
+        return ('agrees: no difference found' if sign == 0 else
+                'not established: the interval includes 0')
+    return 'agrees' if found == sign else 'contradicts'
+
+
+def literature_markdown(experiment, diffs):
+    """The literature's predictions next to the paired differences."""
+    headers = {col: (header, fmt) for col, header, fmt in PAIRED_COLUMNS}
+    lines = []
+    for label, (col, sign, source) in experiment.predictions.items():
+        header, fmt = headers.get(col, (col, '+.3f'))
+        diff = diffs.get(label, {}).get(col)
+        lines.append([label, f'{header}: {SIGNS[sign]} ({source})',
+                      format_difference(diff, fmt) if diff else '–',
+                      verdict(diff, sign)])
+    cells = pd.DataFrame(lines, columns=['arm', 'predicted', 'measured',
+                                         'verdict'])
+    return cells.to_markdown(index=False, tablefmt='pipe',
+                             disable_numparse=True) + '\n'
+
+
 def interpret(experiment, frame, rows, size_note, baseline=None):
     """One paragraph of what the numbers say.
 
@@ -457,6 +491,15 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                  f'interval that excludes 0 over at least '
                  f'{MIN_SEEDS_TO_RANK} seeds. Only arms past the unigram '
                  'gate are listed, and NSP only where it was learned.', '']
+    if experiment.predictions and not quick:
+        text += ['### What the literature predicts, and what we measured',
+                 '', literature_markdown(experiment, diffs),
+                 '*measured*: arm − baseline, paired by seed, with its 95% '
+                 't-interval. *agrees* / *contradicts*: the interval '
+                 'excludes 0 on the predicted / the other side; a '
+                 'prediction of no difference agrees when the interval '
+                 'includes 0, and the interval bounds how large the '
+                 'effect can be.', '']
     for stem, caption in images:
         text += [f'![{caption}]({stem}.png)', '', f'*{caption}.*', '']
     reading = (f'{size_note} every arm is still near the unigram baseline, '

@@ -130,6 +130,9 @@ class Experiment:
             the training curves; log-scale y axes).
         x_axis: the curves' x axis, one of X_AXES: 'step', 'epoch' (where
             epochs matter) or 'time' (equal wall-clock budgets).
+        predictions: what the literature predicts, checked against the
+            paired differences: {group label: (results column, sign of
+            arm - baseline: -1, 0 or +1, the source in a few words)}.
     """
     name: str
     question: str
@@ -144,6 +147,8 @@ class Experiment:
     smooth: float = 0.6
     log_scale: bool = False
     x_axis: str = 'step'
+    predictions: Mapping[str, Tuple[str, int, str]] = dataclasses.field(
+        default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or slug(self.name) != self.name \
@@ -180,6 +185,16 @@ class Experiment:
         if self.baseline is not None and self.baseline not in labels:
             raise ValueError(f'baseline {self.baseline!r} is not a group; '
                              f'groups: {labels}')
+        for label, prediction in self.predictions.items():
+            if label not in labels or label == self.baseline_label:
+                raise ValueError(f'predictions: {label!r} is not a group '
+                                 f'other than the baseline; groups: '
+                                 f'{labels}')
+            if not (isinstance(prediction, tuple) and len(prediction) == 3
+                    and prediction[1] in (-1, 0, 1)):
+                raise ValueError(f'predictions[{label!r}] must be (column, '
+                                 f'sign -1/0/+1, source), got '
+                                 f'{prediction!r}')
         for quick in (False, True):  # every value, both sizes, up front
             self.runs(quick)
 
