@@ -1,0 +1,91 @@
+"""Time to signal: wall time until validation MLM accuracy reaches a target.
+
+Trains the `default` recipe (or --recipe) on WikiText-2, validating on the
+fixed validation set every --val-every steps, and prints the machine (CPU,
+instruction sets, float32 matmul peak), the training speed and the wall
+time at which validation MLM accuracy first reached --target (0.20: about
+2.7x the unigram baseline's 0.074): the wall time from the start (data
+loading, model building, tracing and the validation checks included) and
+the time of the training steps alone.
+
+    python benchmarks/time_to_signal.py --data-dir ../shared/data/wikitext-2
+"""
+import argparse
+import time
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--data-dir', default=None)
+    p.add_argument('--recipe', default='default')
+    p.add_argument('--target', type=float, default=0.20)
+    p.add_argument('--val-every', type=int, default=100)
+    p.add_argument('--set', action='append', default=[],
+                   metavar='SECTION.FIELD=VALUE')
+    args = p.parse_args(argv)
+    import tensorflow as tf
+
+    from sandbox import data, machine
+    from sandbox.config import configs_from_settings, parse_settings
+    from sandbox.pretrain import build_model
+    from sandbox.train import train_bert
+    from train_step import matmul_peak  # the sibling benchmark's
+    print(f'machine: {machine.describe()}; float32 2048^3 matmul peak '
+          f'{matmul_peak("float32"):.0f} GFLOP/s (TensorFlow '
+          f'{tf.__version__})')
+    settings = {'train.val_every': args.val_every,
+                'train.checkpoint_every': 0, **parse_settings(args.set)}
+    c = configs_from_settings(settings, recipe=args.recipe)
+    stamps = Stamps()  # from here: data, model, tracing, steps, checks
+    train_iter, vocab = data.load_data_wiki(
+        c.data.batch_size, c.data.max_len, args.data_dir, config=c.data,
+        drop_remainder=True)
+    val_iter = data.load_validation(vocab, args.data_dir)
+    net = build_model(c.model, len(vocab), c.train)
+    history = train_bert(train_iter, net, len(vocab), config=c.train,
+                         val_iter=val_iter, callbacks=[stamps],
+                         verbose=False)
+    report(history, c, stamps, args.target)
+
+
+class Stamps:
+    """A callback: the wall time since its creation at each step's end."""
+
+    def __init__(self):
+        self.start, self.at = time.perf_counter(), {}
+
+    def on_step(self, step, row):
+        self.at[step] = time.perf_counter() - self.start
+
+    def on_end(self, history):
+        pass
+
+
+def report(history, configs, stamps, target):
+    """Print the speed and when validation accuracy first reached target."""
+    batch = configs.data.batch_size
+    steps_seconds, reached = 0.0, None
+    for row in history:
+        steps_seconds += batch / row['pairs_per_sec']
+        acc = row.get('val_mlm_acc')
+        if reached is None and acc is not None and acc >= target:
+            reached = (row['step'], steps_seconds, acc)
+    rates = sorted(row['pairs_per_sec'] for row in history[1:])
+    print(f'recipe: {configs.train.num_steps} steps of {batch} pairs, '
+          f'lr {configs.train.lr:g}; median {rates[len(rates) // 2]:.0f} '
+          f'pairs/s; the whole run {stamps.at[history[-1]["step"]] / 60:.1f} '
+          'min wall')
+    if reached is None:
+        final = history[-1].get('val_mlm_acc')
+        print(f'validation MLM accuracy never reached {target} (final '
+              f'{final:.3f})')
+        return
+    step, seconds, acc = reached
+    print(f'time to signal: validation MLM accuracy {acc:.3f} >= {target} '
+          f'at step {step} ({step * batch / 1e3:.0f}k pairs): '
+          f'{stamps.at[step] / 60:.1f} min wall from the start (data, '
+          f'model, checks included), {seconds / 60:.1f} min of steps')
+
+
+if __name__ == '__main__':
+    main()
