@@ -93,9 +93,17 @@ def grid_hparams(runs):
     and its seed (values TensorBoard can show: tuples as text)."""
     keys = sorted(k for k in set().union(*(r.settings for r in runs))
                   if k not in SEED_KEYS and len({
-                      json.dumps(r.settings.get(k)) for r in runs}) > 1)
-    return [{**run.point, **{k: _hparam(run.settings.get(k)) for k in keys},
+                      json.dumps(_setting(r, k)) for r in runs}) > 1)
+    return [{**run.point, **{k: _hparam(_setting(run, k)) for k in keys},
              'seed': run.seed} for run in runs]
+
+
+def _setting(run, key):
+    """A run's value of 'section.field' (its config's, set or default)."""
+    section, _, field = key.partition('.')
+    if not field:  # 'preset'
+        return run.settings.get(key)
+    return getattr(getattr(run.configs, section), field)
 
 
 def _hparam(value):
