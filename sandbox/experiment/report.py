@@ -11,35 +11,33 @@ from sandbox.experiment.stats import (is_established, paired_differences,
                                       t_interval)
 from sandbox.runs import load_run, write_text
 
-# Results-table columns: (column, header, format, better: 'min'/'max'/None)
+# Results-table columns: (column, header (None: results.csv only), format)
 RESULT_COLUMNS = (
-    ('final_val_mlm_l', 'val MLM loss', '.3f', 'min'),
-    ('best_val_mlm_l', 'best val MLM loss', '.3f', 'min'),
-    ('final_val_mlm_acc', 'val MLM acc', '.3f', 'max'),
-    ('best_val_mlm_acc', 'best val MLM acc', '.3f', 'max'),
-    ('final_val_nsp_acc', 'val NSP acc', '.3f', 'max'),
-    ('probe_self_sim', 'self-sim', '.3f', None),
-    ('probe_intra_sim', 'intra-sim', '.3f', None),
-    ('probe_anisotropy', 'anisotropy', '.3f', None),
-    ('probe_mlm_top1', 'top-1', '.3f', 'max'),
-    ('probe_mlm_top5', 'top-5', '.3f', 'max'),
-    ('probe_crane_cos', 'crane cos', '.3f', None),
-    ('probe_pred_kl', 'KL(unigram)', '.2f', None),
-    ('probe_top_word_share', 'top-word share', '.2f', None),
-    ('pairs_per_sec', 'pairs/s', '.0f', 'max'),
-    ('wall_time', 'wall s', '.0f', None),
-    ('steps', 'steps', '.0f', None),
-    ('params_non_embedding', 'non-emb. params', ',.0f', None),
+    ('final_val_mlm_l', 'val MLM loss', '.3f'),
+    ('best_val_mlm_l', 'best val MLM loss', '.3f'),
+    ('final_val_mlm_acc', 'val MLM acc', '.3f'),
+    ('best_val_mlm_acc', 'best val MLM acc', '.3f'),
+    ('final_val_nsp_acc', 'val NSP acc', '.3f'),
+    ('probe_self_sim', 'self-sim', '.3f'),
+    ('probe_intra_sim', 'intra-sim', '.3f'),
+    ('probe_anisotropy', 'anisotropy', '.3f'),
+    ('probe_mlm_top1', 'top-1', '.3f'),
+    ('probe_mlm_top5', 'top-5', '.3f'),
+    ('probe_crane_cos', 'crane cos', '.3f'),
+    ('probe_pred_kl', 'KL(unigram)', '.2f'),
+    ('probe_top_word_share', 'top-word share', '.2f'),
+    ('pairs_per_sec', 'pairs/s', '.0f'),
+    ('wall_time', 'wall s', '.0f'),
+    ('steps', 'steps', '.0f'),
+    ('params_non_embedding', 'non-emb. params', ',.0f'),
     # in results.csv only
-    ('probe_token_sim', None, '.3f', None),
-    ('probe_token_sim_centred', None, '.3f', None),
-    ('probe_eff_rank', None, '.1f', None),
-    ('probe_collapsed', None, '.2f', None),
-    ('final_val_ppl', None, '.1f', None),
-    ('train_mlm_l', None, '.3f', None),
+    ('probe_token_sim', None, '.3f'),
+    ('probe_token_sim_centred', None, '.3f'),
+    ('probe_eff_rank', None, '.1f'),
+    ('probe_collapsed', None, '.2f'),
+    ('final_val_ppl', None, '.1f'),
+    ('train_mlm_l', None, '.3f'),
 )
-
-
 
 # Columns shown only where the groups differ in them
 SHOWN_IF_VARYING = ('steps', 'params_non_embedding')
@@ -110,8 +108,8 @@ def markdown_table(rows, columns=RESULT_COLUMNS):
     cells = pd.DataFrame(
         [[r['label'], str(r['n'])] +
          [format_cell(r.get(f'{col}_mean'), r.get(f'{col}_std'), fmt)
-          for col, _, fmt, _ in columns] for r in rows],
-        columns=['group', 'n'] + [h for _, h, _, _ in columns])
+          for col, _, fmt in columns] for r in rows],
+        columns=['group', 'n'] + [h for _, h, _ in columns])
     return cells.to_markdown(index=False, tablefmt='pipe',
                              disable_numparse=True) + '\n'
 
