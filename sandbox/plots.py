@@ -7,6 +7,7 @@ TensorFlow: the figures read plain rows and reports (sandbox.runs').
 The attention heatmaps live in sandbox.heatmaps and are exported here.
 """
 import pathlib
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -395,8 +396,10 @@ def plot_layers(groups, panels=LAYER_PANELS, title=None):
     axes[len(panels)].legend(handles, labels, loc='center', fontsize=8,
                              title='mean ± std over seeds',
                              title_fontsize=8)
-    fig.text(0.01, 0.0, LAYER_DEFINITIONS, fontsize=7.5, va='bottom',
-             wrap=True)
+    notes = axes[len(panels) + 1] if len(axes) > len(panels) + 1 else \
+        axes[len(panels)]
+    notes.text(0, 1, textwrap.fill(LAYER_DEFINITIONS, 52), fontsize=7.5,
+               va='top', transform=notes.transAxes)
     if title:
         fig.suptitle(title)
     return fig

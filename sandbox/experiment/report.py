@@ -198,7 +198,7 @@ def paired_markdown(diffs, base_label):
 SIGNS = {-1: 'lower', 0: 'no difference', 1: 'higher'}
 
 
-def verdict(diff, sign):
+def verdict(diff, sign, fmt='.3f'):
     """Whether a paired difference agrees with a predicted sign."""
     if diff is None:
         return 'not tested (the arm or the metric is not past its gate)'
@@ -207,7 +207,9 @@ def verdict(diff, sign):
     found = 0 if not is_established(diff, MIN_SEEDS_TO_RANK) else (
         1 if diff.low > 0 else -1)
     if found == 0:
-        return ('agrees: no difference found' if sign == 0 else
+        bound = max(abs(diff.low), abs(diff.high))
+        return (f'consistent: no difference found, effects up to ±'
+                f'{bound:{fmt}} not excluded' if sign == 0 else
                 'not established: the interval includes 0')
     return 'agrees' if found == sign else 'contradicts'
 
@@ -221,7 +223,7 @@ def literature_markdown(experiment, diffs):
         diff = diffs.get(label, {}).get(col)
         lines.append([label, f'{header}: {SIGNS[sign]} ({source})',
                       format_difference(diff, fmt) if diff else '–',
-                      verdict(diff, sign)])
+                      verdict(diff, sign, fmt.lstrip('+'))])
     cells = pd.DataFrame(lines, columns=['arm', 'predicted', 'measured',
                                          'verdict'])
     return cells.to_markdown(index=False, tablefmt='pipe',
@@ -383,9 +385,17 @@ def write_report(experiment, out, runs, results, quick, command):
     return rows
 
 
+# Per-step metrics of the NSP head, left out where it is not trained
+NSP_CURVES = ('nsp_l', 'val_nsp_l', 'nsp_acc', 'val_nsp_acc')
+
+
 def curve_rows(run, x_axis):
-    """A loaded run's metric rows, each with its 'x' on `x_axis`."""
+    """A loaded run's metric rows, each with its 'x' on `x_axis`; no NSP
+    curves for a run whose NSP head is not trained."""
     rows = run['metrics']
+    if run['config']['train'].get('nsp_weight', 1.0) == 0:
+        rows = [{k: v for k, v in r.items() if k not in NSP_CURVES}
+                for r in rows]
     if x_axis == 'epoch':
         per_epoch = run['config'].get('steps_per_epoch')
         if not per_epoch:
@@ -495,9 +505,9 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                  '*measured*: arm − baseline, paired by seed, with its 95% '
                  't-interval. *agrees* / *contradicts*: the interval '
                  'excludes 0 on the predicted / the other side; a '
-                 'prediction of no difference agrees when the interval '
-                 'includes 0, and the interval bounds how large the '
-                 'effect can be.', '']
+                 'prediction of no difference is *consistent* when the '
+                 'interval includes 0, which says only that no effect '
+                 'larger than its ends was found.', '']
     for stem, caption in images:
         text += [f'![{caption}]({stem}.png)', '', f'*{caption}.*', '']
     reading = (f'{size_note} every arm is still near the unigram baseline, '
