@@ -9,6 +9,7 @@ import math
 import keras
 import tensorflow as tf
 
+
 def learning_rate(config):
     """Adam's learning rate: constant, or warm-up and decay per config.
 
