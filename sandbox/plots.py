@@ -1,4 +1,4 @@
-"""Every figure: loss curves, comparisons, summaries, layers, attention.
+"""Every figure: loss curves, comparisons, paired differences, layers.
 
 Runs that differ only in their seeds form a group, drawn as its mean with a
 band of +-1 standard deviation over the seeds. Figures are matplotlib

@@ -1,4 +1,4 @@
-"""Tests for sandbox.experiment.report: summaries, tables, the reading."""
+"""Tests for sandbox.experiment.report and .reading: tables, the reading."""
 import statistics
 
 import pytest
@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.experiment import frames as F
+from sandbox.experiment import reading as R
 from sandbox.experiment import report as X
 from tests.conftest import make_experiment as make
 
@@ -96,7 +97,7 @@ def test_interpret_reads_paired_intervals():
         [result('nsp_weight=0', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
                 final_val_nsp_acc=0.5, pairs_per_sec=100.0)
          for s, v in enumerate([5.0, 5.1, 5.2])])
-    text = X.interpret(e, frame, rows, 'At size:', BASE)
+    text = R.interpret(e, frame, rows, 'At size:', BASE)
     assert text.startswith('At size: Against the baseline arm '
                            '`nsp_weight=1`, paired by seed over 3 seeds')
     half = 4.302653 * 0.1 / 3 ** 0.5
@@ -115,7 +116,7 @@ def test_an_untrained_nsp_head_is_never_shown():
     assert frame['final_val_nsp_acc'].isna().all()
     assert rows[0]['final_val_nsp_acc_mean'] is None
     assert 'val NSP acc' not in X.markdown_table(rows)
-    assert not X.nsp_learned(frame, 'w=0')
+    assert not R.nsp_learned(frame, 'w=0')
 
 
 def test_the_gate_refuses_a_collapsed_arm():
@@ -128,15 +129,15 @@ def test_the_gate_refuses_a_collapsed_arm():
                                   ('nsp_weight=0', 5.0, 0.074))
          for s in range(3)])
     base = {'mlm_l': 6.7, 'mlm_acc': 0.074, 'nsp_l': 0.69, 'nsp_acc': 0.5}
-    assert not X.clears_gate(rows[0], base)  # loss not 0.1 under
-    assert not X.clears_gate(rows[1], base)  # accuracy the unigram's
-    assert X.compared(frame, rows, 'nsp_weight=1', base) == {}
-    text = X.interpret(e, frame, rows, 'At size:', base)
+    assert not R.clears_gate(rows[0], base)  # loss not 0.1 under
+    assert not R.clears_gate(rows[1], base)  # accuracy the unigram's
+    assert R.compared(frame, rows, 'nsp_weight=1', base) == {}
+    text = R.interpret(e, frame, rows, 'At size:', base)
     assert '`nsp_weight=1`, `nsp_weight=0` did not clear the unigram gate' \
         in text
     assert 'no arm is compared with it' in text
     assert 'paired by seed' not in text
-    assert 'nothing is compared' in X.interpret(e, frame, rows, 'At size:')
+    assert 'nothing is compared' in R.interpret(e, frame, rows, 'At size:')
     assert 'at chance' in text
 
 
@@ -147,26 +148,26 @@ def test_differences_below_three_seeds_are_not_claimed():
                 pairs_per_sec=1.0)
          for label, v in (('nsp_weight=1', 5.0), ('nsp_weight=0', 4.0))
          for s in range(2)])
-    diffs = X.compared(frame, rows, 'nsp_weight=1', BASE)
+    diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
     assert diffs['nsp_weight=0']['final_val_mlm_l'].n == 2
-    text = X.interpret(e, frame, rows, 'At size:', BASE)
+    text = R.interpret(e, frame, rows, 'At size:', BASE)
     assert 'with fewer than 3 seeds no difference is claimed' in text
-    assert X.MIN_SEEDS_TO_RANK == 3
+    assert R.MIN_SEEDS_TO_RANK == 3
 
 
 def test_verdicts_read_the_interval_against_the_prediction():
     from sandbox.experiment.stats import PairedDifference as D
     lower = D(3, -0.2, -0.3, -0.1, 0.01)
     unclear = D(3, -0.05, -0.2, 0.1, 0.4)
-    assert X.verdict(lower, -1) == 'agrees'
-    assert X.verdict(lower, 1) == 'contradicts'
-    assert X.verdict(lower, 0) == 'contradicts'
-    assert X.verdict(unclear, -1).startswith('not established')
-    assert X.verdict(unclear, 0) == ('consistent: no difference found, '
+    assert R.verdict(lower, -1) == 'agrees'
+    assert R.verdict(lower, 1) == 'contradicts'
+    assert R.verdict(lower, 0) == 'contradicts'
+    assert R.verdict(unclear, -1).startswith('not established')
+    assert R.verdict(unclear, 0) == ('consistent: no difference found, '
                                      'effects up to ±0.200 not excluded')
-    assert X.verdict(D(2, -0.2, -0.3, -0.1, 0.01), -1).startswith(
+    assert R.verdict(D(2, -0.2, -0.3, -0.1, 0.01), -1).startswith(
         'not tested')
-    assert X.verdict(None, -1).startswith('not tested')
+    assert R.verdict(None, -1).startswith('not tested')
     e = make(baseline='nsp_weight=1', predictions={
         'nsp_weight=0': ('final_val_mlm_l', -1, 'a paper')})
     table = X.literature_markdown(

@@ -1,0 +1,220 @@
+"""Reading an experiment's numbers: the unigram gate, paired differences,
+the literature's predictions, and the paragraph that says what they show.
+
+Judgement only, on the runs' DataFrame and aggregated rows: no files, no
+TensorFlow.
+"""
+from sandbox.experiment.stats import (is_established, paired_differences,
+                                      t_interval)
+
+# Seeds every group needs before any difference is claimed
+MIN_SEEDS_TO_RANK = 3
+# The unigram gate: an arm is compared only once its validation MLM loss
+# is GATE_MARGIN nats under the unigram's and its accuracy twice the
+# unigram's; NSP counts as learned above NSP_LEARNED accuracy with a 95%
+# interval above chance
+GATE_MARGIN = 0.1
+NSP_LEARNED = 0.55
+# (column, header, format) of the paired differences from the baseline arm
+PAIRED_COLUMNS = (('final_val_mlm_l', 'Δ val MLM loss', '+.3f'),
+                  ('final_val_mlm_acc', 'Δ val MLM acc', '+.3f'),
+                  ('final_val_nsp_acc', 'Δ val NSP acc', '+.3f'))
+
+
+def clears_gate(row, baseline):
+    """Whether an aggregated row has learned beyond the unigram baseline."""
+    return baseline is not None and \
+        row.get('final_val_mlm_l_mean') is not None and \
+        row['final_val_mlm_l_mean'] < baseline['mlm_l'] - GATE_MARGIN and \
+        row['final_val_mlm_acc_mean'] >= 2 * baseline['mlm_acc']
+
+
+def nsp_learned(frame, label):
+    """Whether a group's NSP accuracy is over NSP_LEARNED with its 95%
+    t-interval over chance (0.5); False for an untrained head."""
+    if 'final_val_nsp_acc' not in frame:
+        return False
+    values = frame.loc[frame['label'] == label, 'final_val_nsp_acc']
+    values = values.dropna().to_numpy()
+    if not len(values):
+        return False
+    mean, low, _ = t_interval(values)
+    return mean > NSP_LEARNED and (len(values) < 2 or low > 0.5)
+
+
+def compared(frame, rows, base_label, baseline):
+    """{label: {column: PairedDifference}} of the arms past the gate.
+
+    Empty when the baseline arm itself has not cleared the gate. NSP
+    differences only between arms whose NSP has been learned.
+    """
+    by_label = {r['label']: r for r in rows}
+    base = by_label.get(base_label)
+    if base is None or not clears_gate(base, baseline):
+        return {}
+    out = {}
+    for col, _, _ in PAIRED_COLUMNS:
+        nsp = col == 'final_val_nsp_acc'
+        if col not in frame or (nsp and not nsp_learned(frame, base_label)):
+            continue
+        for label, diff in paired_differences(frame, base_label,
+                                              col).items():
+            if clears_gate(by_label[label], baseline) and (
+                    not nsp or nsp_learned(frame, label)):
+                out.setdefault(label, {})[col] = diff
+    return out
+
+
+def format_difference(diff, fmt):
+    """'+0.012 [-0.010, +0.034]', with ' *' if established; the mean alone
+    below 2 seeds."""
+    if diff.n < 2:
+        return f'{diff.mean:{fmt}}'
+    return f'{diff.mean:{fmt}} [{diff.low:{fmt}}, {diff.high:{fmt}}]' + (
+        ' *' if is_established(diff, MIN_SEEDS_TO_RANK) else '')
+
+
+# How a predicted sign reads: arm - baseline below, near or above 0
+SIGNS = {-1: 'lower', 0: 'no difference', 1: 'higher'}
+
+
+def verdict(diff, sign, fmt='.3f'):
+    """Whether a paired difference agrees with a predicted sign."""
+    if diff is None:
+        return 'not tested (the arm or the metric is not past its gate)'
+    if diff.n < MIN_SEEDS_TO_RANK:
+        return f'not tested (fewer than {MIN_SEEDS_TO_RANK} seeds)'
+    found = 0 if not is_established(diff, MIN_SEEDS_TO_RANK) else (
+        1 if diff.low > 0 else -1)
+    if found == 0:
+        bound = max(abs(diff.low), abs(diff.high))
+        return (f'consistent: no difference found, effects up to ±'
+                f'{bound:{fmt}} not excluded' if sign == 0 else
+                'not established: the interval includes 0')
+    return 'agrees' if found == sign else 'contradicts'
+
+
+def interpret(experiment, frame, rows, size_note, baseline=None):
+    """One paragraph of what the numbers say.
+
+    Nothing is compared unless it clears the unigram gate (clears_gate,
+    against `baseline`, baseline.baselines' dict); arms share their seeds,
+    so differences are paired by seed, with 95% t-intervals, and none is
+    claimed with fewer than MIN_SEEDS_TO_RANK seeds.
+    """
+    rows = [r for r in rows if r.get('final_val_mlm_l_mean') is not None]
+    if not rows:
+        return 'No finished run yet.'
+    base = next((r for r in rows if r['label'] == experiment.baseline_label),
+                rows[0])
+    diffs = compared(frame, rows, base['label'], baseline)
+    return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
+                     *_on_differences(diffs, base), *_on_nsp(frame, rows),
+                     *_on_the_probes(rows), *_on_speed(rows)])
+
+
+def _on_the_gate(rows, base, baseline):
+    """Which arms did not clear the unigram gate."""
+    if baseline is None:
+        return ['No unigram baseline is recorded with these runs, so no arm '
+                'can be shown to have learned: nothing is compared.']
+    failed = [f'`{r["label"]}`' for r in rows
+              if not clears_gate(r, baseline)]
+    parts = []
+    if failed:
+        parts.append(
+            f'{", ".join(failed)} did not clear the unigram gate (validation '
+            f'MLM loss {GATE_MARGIN} nats under the unigram\'s '
+            f'{baseline["mlm_l"]:.3f} and accuracy at least twice its '
+            f'{baseline["mlm_acc"]:.3f}): they have learned little beyond '
+            'word frequencies and are not compared.')
+    if not clears_gate(base, baseline):
+        parts.append(f'The baseline arm `{base["label"]}` is among them, '
+                     'so no arm is compared with it.')
+    return parts
+
+
+def _on_differences(diffs, base):
+    """The paired differences: which intervals exclude 0, if any."""
+    if not diffs:
+        return []
+    n = min(d.n for row in diffs.values() for d in row.values())
+    head = (f'Against the baseline arm `{base["label"]}`, paired by seed '
+            f'over {n} seed{"s" if n > 1 else ""} (the paired table, 95% '
+            't-intervals),')
+    if n < MIN_SEEDS_TO_RANK:
+        return [head, f'with fewer than {MIN_SEEDS_TO_RANK} seeds no '
+                'difference is claimed.']
+    found = [f'`{label}` {header} {format_difference(d, fmt)[:-2]}'
+             for label, row in diffs.items()
+             for col, header, fmt in PAIRED_COLUMNS
+             for d in [row.get(col)]
+             if d is not None and is_established(d, MIN_SEEDS_TO_RANK)]
+    if not found:
+        return [head, 'every interval includes 0: no difference from the '
+                'baseline arm is established at this number of seeds.']
+    return [head, 'the interval excludes 0 for ' + '; '.join(found) +
+            f' (p < 0.05 each, not corrected for the {len(diffs)} arms '
+            'compared).']
+
+
+def _on_nsp(frame, rows):
+    """Which arms' NSP accuracy is above chance; untrained heads named."""
+    untrained = [f'`{r["label"]}`' for r in rows
+                 if r.get('final_val_nsp_acc_mean') is None]
+    trained = [r for r in rows
+               if r.get('final_val_nsp_acc_mean') is not None]
+    parts = []
+    if untrained:
+        parts.append(f'{", ".join(untrained)} train no NSP head: its '
+                     'accuracy is neither shown nor compared.')
+    above = [r for r in trained if nsp_learned(frame, r['label'])]
+    if above:
+        one = min(r['n'] for r in above) < 2
+        parts.append(
+            f'NSP accuracy is above {NSP_LEARNED}' +
+            (' (one seed: no interval)' if one else
+             ', its 95% interval above chance,') + ' for ' +
+            ', '.join(f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f})'
+                      for r in above) + '.')
+    elif trained:
+        parts.append(f'NSP accuracy is at most {NSP_LEARNED} (or its '
+                     'interval reaches chance) in every arm that trains it: '
+                     'at chance, nothing to compare.')
+    return parts
+
+
+def _on_the_probes(rows):
+    """Sentences on the last layer's self-similarity and on collapse."""
+    parts = []
+    if all(r.get('probe_self_sim_mean') is not None for r in rows):
+        sims = sorted((r['probe_self_sim_mean'], f'`{r["label"]}`')
+                      for r in rows)
+        aniso = sorted({f'{r["probe_anisotropy_mean"]:.2f}' for r in rows})
+        parts.append(
+            f'In the last layer, a word\'s vectors across sentences have '
+            f'mean cosine {sims[0][0]:.2f} ({sims[0][1]}) to '
+            f'{sims[-1][0]:.2f} ({sims[-1][1]}), against an anisotropy '
+            f'baseline of {aniso[0]}' +
+            (f'-{aniso[-1]}.' if len(aniso) > 1 else '.'))
+    collapsed = [r['label'] for r in rows
+                 if (r.get('probe_collapsed_mean') or 0) > 0]
+    if collapsed:
+        which = 'every group' if len(collapsed) == len(rows) else \
+            ', '.join(f'`{label}`' for label in collapsed)
+        parts.append(
+            f'The collapse check fires for {which}: at masked positions '
+            'the predictions stay close to the training unigram (or mostly '
+            'name its most frequent word), so the model predicts word '
+            'frequencies, not words in context.')
+    return parts
+
+
+def _on_speed(rows):
+    """A sentence on training speed, where the arms differ."""
+    speed = sorted((r['pairs_per_sec_mean'], f'`{r["label"]}`')
+                   for r in rows)
+    if speed[-1][0] > 1.15 * speed[0][0]:
+        return [f'Training speed ranges {speed[0][0]:.0f} pairs/s '
+                f'({speed[0][1]}) to {speed[-1][0]:.0f} ({speed[-1][1]}).']
+    return []
