@@ -192,13 +192,14 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
     pos = tf.range(max_len)[None, :]  # (1, max_len)
     is_candidate = ((tokens != vocab['<cls>']) & (tokens != vocab['<sep>'])
                     & (pos < valid_lens[:, None]))
-    num_preds = num_mlm_preds(
-        valid_lens, tf.reduce_sum(tf.cast(is_candidate, tf.int32), 1),
-        mask_rate, num_slots)  # (batch,)
+    num_candidates = tf.reduce_sum(tf.cast(is_candidate, tf.int32), 1)
+    num_preds = num_mlm_preds(valid_lens, num_candidates, mask_rate,
+                              num_slots)  # (batch,)
     # A random order of the candidates first, non-candidates after them
     keys = tf.random.stateless_uniform(tf.shape(tokens), seeds[0])
     keys = tf.where(is_candidate, keys, 2.0)
-    drawn = tf.argsort(keys, axis=1, stable=True)[:, :num_slots]
+    order = tf.argsort(keys, axis=1, stable=True)  # (batch, max_len)
+    drawn = order[:, :num_slots]
     is_pred = tf.range(num_slots)[None, :] < num_preds[:, None]
     # Sorted positions, the predictions first: (batch, num_slots)
     pred_positions = tf.sort(tf.where(is_pred, drawn, max_len), axis=1)
@@ -209,9 +210,9 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
         [i for i, t in enumerate(vocab.idx_to_token)
          if t not in RESERVED_TOKENS], tf.int32)
     if corrupt_rate is not None and corrupt_rate != mask_rate:
-        masked = _corrupt(tokens, valid_lens, is_candidate, keys, seeds[1:],
-                          non_special, vocab['<mask>'], corrupt_rate,
-                          mask_split)
+        masked = _corrupt(tokens, valid_lens, num_candidates, order,
+                          seeds[1:], non_special, vocab['<mask>'],
+                          corrupt_rate, mask_split)
         return (masked, pred_positions, tf.cast(is_pred, tf.float32),
                 labels)
     # Replacement of each prediction: <mask>, a random token, or itself
@@ -232,20 +233,20 @@ def mask_tokens(tokens, valid_lens, seed, vocab, mask_rate=0.15,
     return masked, pred_positions, tf.cast(is_pred, tf.float32), labels
 
 
-def _corrupt(tokens, valid_lens, is_candidate, keys, seeds, non_special,
+def _corrupt(tokens, valid_lens, num_candidates, order, seeds, non_special,
              mask_id, corrupt_rate, mask_split):
-    """Replace the first corrupt_rate share of the `keys` order by mask_split.
+    """Replace the first corrupt_rate share of `order` by mask_split.
 
     Args:
-        keys: (batch, max_len) the random order of mask_tokens, candidates
-            first.
+        num_candidates: (batch,) positions that may be corrupted.
+        order: (batch, max_len) mask_tokens' random order of the positions,
+            candidates first.
         seeds: (2, 2) stateless seeds of the replacement draws.
     """
-    num_corrupt = num_mlm_preds(
-        valid_lens, tf.reduce_sum(tf.cast(is_candidate, tf.int32), 1),
-        corrupt_rate, tf.shape(tokens)[1])  # (batch,)
+    num_corrupt = num_mlm_preds(valid_lens, num_candidates, corrupt_rate,
+                                tf.shape(tokens)[1])  # (batch,)
     # Rank of each position in the order: (batch, max_len)
-    rank = tf.argsort(tf.argsort(keys, axis=1, stable=True), axis=1)
+    rank = tf.argsort(order, axis=1)
     is_corrupt = rank < num_corrupt[:, None]
     u = tf.random.stateless_uniform(tf.shape(tokens), seeds[0])
     random_tokens = tf.gather(non_special, tf.random.stateless_uniform(
