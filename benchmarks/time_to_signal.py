@@ -63,13 +63,13 @@ class Stamps:
 
 def report(history, configs, stamps, target):
     """Print the speed and when validation accuracy first reached target."""
+    from sandbox.plots import elapsed_seconds
     batch = configs.data.batch_size
-    steps_seconds, reached = 0.0, None
-    for row in history:
-        steps_seconds += batch / row['pairs_per_sec']
+    reached = None
+    for row, seconds in zip(history, elapsed_seconds(history, batch)):
         acc = row.get('val_mlm_acc')
         if reached is None and acc is not None and acc >= target:
-            reached = (row['step'], steps_seconds, acc)
+            reached = (row['step'], seconds, acc)
     rates = sorted(row['pairs_per_sec'] for row in history[1:])
     print(f'recipe: {configs.train.num_steps} steps of {batch} pairs, '
           f'lr {configs.train.lr:g}; median {rates[len(rates) // 2]:.0f} '

@@ -12,6 +12,7 @@ from sandbox.callbacks import LossPlot, RunLogger
 from sandbox.checkpoint import latest_step
 from sandbox.config import DataConfig, ModelConfig, TrainConfig
 from sandbox.model import bert_from_config
+from sandbox.plots import elapsed_seconds
 from sandbox.runs import (atomic_save, claim_run_dir, new_run_dir,
                           truncate_metrics, write_part)
 from sandbox.train import train_bert
@@ -101,8 +102,8 @@ def pretrain(data_config=None, model_config=None, train_config=None,
     if verbose:
         print(f'run folder: {run_dir}')
     # Step seconds spent before a resume (what a time budget counts)
-    spent = sum(data_config.batch_size / r['pairs_per_sec'] for r in previous
-                if r.get('pairs_per_sec'))
+    spent = float(elapsed_seconds(previous, data_config.batch_size)[-1]) \
+        if previous else 0.0
     history = train_bert(train_iter, net, len(vocab), config=train_config,
                          val_iter=val_iter, callbacks=callbacks,
                          strategy=strategy, checkpoint_dir=checkpoint_dir,
