@@ -6,7 +6,6 @@ scores). ``load_metrics(out)``: a row a step of every run. No TensorFlow.
 """
 import pathlib
 
-import numpy as np
 import pandas as pd
 
 from sandbox.runs import read_metrics, read_part

@@ -6,6 +6,7 @@ it left off, and a run stopped mid-way resumes from its checkpoint.
 """
 import gc
 import json
+import math
 import pathlib
 import shutil
 import time
@@ -229,9 +230,9 @@ def parameter_counts(net):
         embedding += [net.mlm.decoder.kernel, net.mlm.decoder.bias]
     else:
         embedding.append(net.mlm.decoder_bias)
-    total = sum(int(w.numpy().size) for w in net.weights)
+    total = sum(math.prod(w.shape) for w in net.weights)
     return {'params': total, 'params_non_embedding': total - sum(
-        int(w.numpy().size) for w in embedding)}
+        math.prod(w.shape) for w in embedding)}
 
 
 def probe_run(run, run_dir, net, vocab, options):
