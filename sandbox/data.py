@@ -18,6 +18,7 @@ RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
 # max_len 64), drawn once with a seed of its own
 VALIDATION = DataConfig(seed=20_256)
 _MARKERS = {'\x00': -1, '\x01': -2}  # sentence and paragraph breaks
+_CORPUS_CACHE = {}  # load_corpus' reads: (file, vocab) -> (corpus, vocab)
 
 
 class BERTBatch(NamedTuple):
@@ -261,10 +262,29 @@ def _corrupt(tokens, valid_lens, num_candidates, order, seeds, non_special,
 
 def load_corpus(data_dir=None, split='train', vocab=None, min_freq=5,
                 verify=True):
-    """Read a split; return (encoded corpus, vocab built from it if None)."""
+    """Read a split; return (encoded corpus, vocab built from it if None).
+
+    A process reads and encodes each (file, vocabulary) once: the result is
+    kept, read-only, under the file's path, size and modification time, so
+    a sweep's runs, their validation and their probes share one read.
+    """
     data_dir = corpus.find_data_dir(data_dir)
+    corpus.check_split(split)
+    path = pathlib.Path(data_dir).resolve() / corpus.FILES[split]
+    stat = path.stat() if path.is_file() else None
+    file_key = (str(path), stat and (stat.st_size, stat.st_mtime_ns), verify)
+    vocab_key = ('min_freq', min_freq) if vocab is None else tuple(
+        vocab.idx_to_token)
+    if stat is not None and (file_key, vocab_key) in _CORPUS_CACHE:
+        enc, built = _CORPUS_CACHE[file_key, vocab_key]
+        return enc, built if vocab is None else vocab
     paragraphs = corpus.read_paragraphs(data_dir, split, verify=verify)
-    return encode_corpus(paragraphs, vocab, min_freq)
+    enc, built = encode_corpus(paragraphs, vocab, min_freq)
+    for array in enc:
+        array.flags.writeable = False
+    _CORPUS_CACHE[file_key, vocab_key] = enc, built
+    _CORPUS_CACHE[file_key, tuple(built.idx_to_token)] = enc, built
+    return enc, built
 
 
 def make_dataset(pairs, vocab, config, shuffle=True, drop_remainder=False):

@@ -1,12 +1,13 @@
 """Tests of sentence pairs, MLM masking and the tf.data pipeline."""
 import dataclasses
+import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from hypothesis import given, settings, strategies as st
 
-from sandbox import data
+from sandbox import corpus, data
 from sandbox.config import DataConfig
 from tests import d2l_reference
 
@@ -389,3 +390,20 @@ def test_config_round_trip():
     config = DataConfig(mask_rate=0.4, mask_split=(1.0, 0.0, 0.0))
     assert DataConfig.from_dict(config.to_dict()) == config
     assert dataclasses.asdict(config)['mask_split'] == (1.0, 0.0, 0.0)
+
+
+def test_a_split_is_read_once_per_file_and_vocabulary(tmp_path):
+    root = corpus.write_synthetic_corpus(tmp_path, num_paragraphs=20, seed=1)
+    enc, vocab = data.load_corpus(root, verify=False)
+    again, same_vocab = data.load_corpus(root, verify=False)
+    assert again is enc and same_vocab is vocab
+    # the vocabulary built from the split finds the same read
+    assert data.load_corpus(root, vocab=vocab, verify=False)[0] is enc
+    with pytest.raises(ValueError, match='read-only'):
+        enc.ids[0] = 1
+    # a rewritten file is read again
+    train = pathlib.Path(root) / corpus.FILES['train']
+    train.write_text(train.read_text() + ' a b . c d \n')
+    changed, _ = data.load_corpus(root, verify=False)
+    assert changed is not enc
+    assert len(changed.ids) == len(enc.ids) + 4

@@ -88,7 +88,9 @@ def test_run_experiment_end_to_end(finished_sweep):
     assert csv_lines[0].startswith('label,n,final_val_mlm_l_mean,')
     assert len(csv_lines) == 3
     assert sum('training' in line for line in lines) == 4
-    assert lines[0].startswith('4 of 4 runs to train: expected wall time ')
+    # a smoke test does not time a step to estimate its wall time
+    assert lines[0] == ('4 of 4 runs to train (no finished run of their '
+                        'shape to time them by)')
 
 
 def test_hparams_read_back_by_tensorboard(finished_sweep):
@@ -191,8 +193,10 @@ def test_a_standard_size_mini_sweep_compares_paired_arms(tmp_path):
                 'train.val_every': 100, 'train.checkpoint_every': 0,
                 'train.lr': 1e-2}
     e = make(settings=settings, seeds=(0, 1, 2), baseline='nsp_weight=1')
+    lines = []
     X.run_experiment(e, out=tmp_path / 'out', data_dir=data_dir,
-                     verify=False, probe=False, log=lambda line: None)
+                     verify=False, probe=False, log=lines.append)
+    assert lines[0].startswith('6 of 6 runs to train: expected wall time ')
     tmp_path = tmp_path / 'out'
     readme = squeeze((tmp_path / 'README.md').read_text())
     assert 'At standard size' in readme

@@ -25,7 +25,8 @@ def shape_key(configs):
     """What a step's time depends on: model, batch shape, dtype, XLA."""
     d = configs.data
     return (configs.model, d.batch_size, d.max_len, d.num_pred_slots,
-            configs.train.dtype_policy, configs.train.jit_compile)
+            configs.train.dtype_policy, configs.train.jit_compile,
+            configs.train.unpad)
 
 
 def random_batch(configs, vocab_size, seed=0):
@@ -64,13 +65,15 @@ def timed_step_seconds(configs, vocab_size, repeats=3):
     return statistics.median(times[1:])
 
 
-def expected_seconds(pending, finished, vocab_size):
+def expected_seconds(pending, finished, vocab_size, may_time=True):
     """(seconds, how) the pending runs should take on this machine.
 
     Args:
         pending: spec.Run's still to train.
         finished: [(Run, result)] of the folder's finished runs.
         vocab_size: the corpus vocabulary's size.
+        may_time: time steps of shapes no finished run has; if False,
+            such shapes give (None, why).
     """
     measured = {}
     for run, result in finished:
@@ -84,6 +87,8 @@ def expected_seconds(pending, finished, vocab_size):
         if key not in per_step:
             if key in measured:
                 per_step[key] = statistics.median(measured[key])
+            elif not may_time:
+                return None, 'no finished run of their shape to time them by'
             else:
                 per_step[key] = (1 + VALIDATION_SHARE) * timed_step_seconds(
                     run.configs, vocab_size)

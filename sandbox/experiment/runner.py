@@ -72,7 +72,7 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
     out = pathlib.Path(out) if out else default_out(experiment, quick)
     (out / 'runs').mkdir(parents=True, exist_ok=True)
     options = RunOptions(data_dir, verify, probe, keep_models, verbose, log)
-    log_expected_time(runs, out, rerun, options)
+    log_expected_time(runs, out, rerun, options, may_time=not quick)
     results, start = [], time.perf_counter()
     grid = grid_hparams(runs)
     for i, run in enumerate(runs, 1):
@@ -123,8 +123,11 @@ def write_run_hparams(run_dir, run, result, hparams):
                   int(result['metrics'].get('steps', 0)))
 
 
-def log_expected_time(runs, out, rerun, options):
-    """Say how long the runs still to train should take, before any starts."""
+def log_expected_time(runs, out, rerun, options, may_time=True):
+    """Say how long the runs still to train should take, before any starts.
+
+    may_time=False (a smoke test) estimates from finished runs only.
+    """
     done = [] if rerun else [(run, r) for run in runs
                              for r in [finished(run, out / 'runs' / run.name)]
                              if r is not None]
@@ -132,7 +135,10 @@ def log_expected_time(runs, out, rerun, options):
     if not pending:
         return
     seconds, how = expected_seconds(
-        pending, done, vocab_size(out, done, pending[0], options))
+        pending, done, vocab_size(out, done, pending[0], options), may_time)
+    if seconds is None:
+        options.log(f'{len(pending)} of {len(runs)} runs to train ({how})')
+        return
     options.log(f'{len(pending)} of {len(runs)} runs to train: expected '
                 f'wall time about {format_duration(seconds)} on this '
                 f'machine ({how})')
