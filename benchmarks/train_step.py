@@ -13,6 +13,7 @@ fraction of a matmul peak measured in the same run, the first step's time
     python benchmarks/train_step.py --set model.norm_first=True
     python benchmarks/train_step.py --step both        # vs the unoptimised
     python benchmarks/train_step.py --breakdown        # where the time goes
+    python benchmarks/train_step.py --set train.unpad=False  # padding kept
 
 Variants compared in one run (--step both, --breakdown) alternate step by
 step, so a machine shared with other work slows them alike.
@@ -27,7 +28,7 @@ import time
 import keras
 import tensorflow as tf
 
-from sandbox import data, machine, model
+from sandbox import data, layers, machine
 from sandbox.config import configs_from_settings, parse_settings
 from sandbox.loss import get_batch_loss_bert
 from sandbox.pretrain import build_model
@@ -91,11 +92,13 @@ def configs_from_args(args):
 
 
 def step_flops(batch_size, max_len, num_slots, vocab_size, hidden, ffn,
-               blocks, slot_fraction=1.0):
+               blocks, slot_fraction=1.0, token_fraction=1.0):
     """Matmul FLOPs of one train step (3 x forward), at a fraction of the
-    MLM slots (1: all, as d2l computes them)."""
+    MLM slots (1: all, as d2l computes them) and, outside attention's
+    scores, of the tokens (1: padding included, as d2l)."""
     T, H = max_len, hidden
-    block = (4 * T * H * H + 2 * T * T * H + 2 * T * H * ffn) * 2
+    block = (token_fraction * (4 * T * H * H + 2 * T * H * ffn) +
+             2 * T * T * H) * 2
     mlm = slot_fraction * num_slots * (H * H + H * vocab_size) * 2
     nsp = (H * H + 2 * H) * 2
     return 3 * batch_size * (blocks * block + mlm + nsp)
@@ -155,14 +158,14 @@ def build_step(name, model_config, train_config, vocab_size):
 
     The reference's model has Keras's Dropout, as before the faster one.
     """
-    fast_dropout = model.Dropout
+    fast_dropout = layers.Dropout
     if name == 'reference':
-        model.Dropout = keras.layers.Dropout
+        layers.Dropout = keras.layers.Dropout
     try:
         net = build_model(model_config, vocab_size, train_config)
         net.build()
     finally:
-        model.Dropout = fast_dropout
+        layers.Dropout = fast_dropout
     optimizer = make_optimizer(train_config)
     optimizer.build(net.trainable_variables)
     if name == 'reference':
@@ -185,10 +188,13 @@ def breakdown_steps(model_config, train_config, vocab_size, held):
               for b in held]
     no_dropout = model_config.replace(dropout=0.0, attention_dropout=0.0)
     step = build_step('optimised', model_config, train_config, vocab_size)
+    padded = train_config.replace(unpad=not train_config.unpad)
     return {'forward only': (forward, held),
             'no MLM slots': (step, no_mlm),
             'no dropout': (build_step('optimised', no_dropout, train_config,
-                                      vocab_size), held)}
+                                      vocab_size), held),
+            f'unpad {padded.unpad}': (build_step(
+                'optimised', model_config, padded, vocab_size), held)}
 
 
 def time_alternately(variants, main_step, train_iter, args, dtype):
@@ -219,10 +225,14 @@ def print_figures(names, times, first, peak, configs, held, vocab_size,
     num_slots = held[0].pred_positions.shape[1]
     real = statistics.mean(float(tf.reduce_mean(b.mlm_weights))
                            for b in held)
+    valid = statistics.mean(float(tf.reduce_mean(b.valid_lens)) / d.max_len
+                            for b in held)
+    unpad = t.unpad and not t.jit_compile
     sizes = (d.batch_size, d.max_len, num_slots, vocab_size, m.num_hiddens,
              m.ffn_num_hiddens, m.num_blks)
     executed = {'all': step_flops(*sizes),
-                'real': step_flops(*sizes, slot_fraction=real)}
+                'real': step_flops(*sizes, slot_fraction=real,
+                                   token_fraction=valid if unpad else 1.0)}
     print(f'machine: {machine.describe()}')
     print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
           f'{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} '
@@ -232,12 +242,12 @@ def print_figures(names, times, first, peak, configs, held, vocab_size,
     print(f'config: batch {d.batch_size}, max_len {d.max_len}, '
           f'{m.num_blks} blocks, hidden {m.num_hiddens}, heads '
           f'{m.num_heads}, ffn {m.ffn_num_hiddens}, vocab {vocab_size}, '
-          f'{num_slots} MLM slots ({real:.0%} real), {t.dtype_policy}, xla '
-          f'{t.jit_compile}')
+          f'{num_slots} MLM slots ({real:.0%} real), tokens {valid:.0%} '
+          f'valid, {t.dtype_policy}, xla {t.jit_compile}, unpad {unpad}')
     print(f'matmul FLOP/step: {executed["all"] / 1e9:.1f} G with all slots '
-          f'(d2l), {executed["real"] / 1e9:.1f} G at the real slots; matmul '
-          f'peak {peak:.0f} GFLOP/s ({_mm_dtype(t.dtype_policy)} 2048^3, '
-          'this run)')
+          f'and the padding (d2l), {executed["real"] / 1e9:.1f} G executed '
+          f'by the optimised step; matmul peak {peak:.0f} GFLOP/s '
+          f'({_mm_dtype(t.dtype_policy)} 2048^3, this run)')
     for name in names:
         seconds = statistics.median(times[name])
         rate = executed[SLOTS[name]] / seconds / 1e9
@@ -272,6 +282,12 @@ def print_breakdown(times, t_main):
             cost = t if name == 'forward only' else t_main - t
             print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> {what} '
                   f'{cost * 1e3:4.0f} ms ({cost / t_main:.0%} of the step)')
+    for name in ('unpad True', 'unpad False'):
+        if name in times:
+            t = statistics.median(times[name])
+            ratio = t / t_main if name == 'unpad False' else t_main / t
+            print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> '
+                  f'unpadding makes the step {ratio:.2f}x as fast')
 
 
 def timed(step, batch, source=None):

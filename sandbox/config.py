@@ -179,6 +179,9 @@ class TrainConfig(_Config):
     keep_checkpoints: int = 3      # newest checkpoints kept
     dtype_policy: str = 'float32'  # Keras policy: 'float32' / 'mixed_bfloat16'
     jit_compile: bool = False      # XLA-compile the train step
+    # Run the encoder on the valid tokens only, not the padding (exact;
+    # XLA's static shapes keep the padding)
+    unpad: bool = True
     # Minutes of training steps: the run stops once it has spent them and
     # its schedule reads the share spent (num_steps: the cap, and the
     # schedule's resolution). None: num_steps steps.
@@ -212,9 +215,10 @@ class TrainConfig(_Config):
                     integer=True)
         check_choice('dtype_policy', self.dtype_policy,
                      {'float32', 'mixed_bfloat16', 'mixed_float16'})
-        if not isinstance(self.jit_compile, bool):
-            raise ConfigError(f'jit_compile must be a bool, '
-                            f'got {self.jit_compile!r}')
+        for name in ('jit_compile', 'unpad'):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f'{name} must be a bool, '
+                                  f'got {getattr(self, name)!r}')
         if self.time_budget is not None:
             check_range('time_budget', self.time_budget, 0, low_open=True)
 

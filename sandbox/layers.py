@@ -7,6 +7,7 @@ and pre-LN and GELU are opt-in. Initialisers are PyTorch's ('d2l'),
 Keras's or BERT's. Shapes: B batch, T tokens, H num_hiddens, h heads.
 """
 import math
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -74,19 +75,81 @@ class Dropout(keras.layers.Dropout):
     scaled by 1 / (1 - rate) as in Keras.
     """
 
-    def call(self, inputs, training=False):
-        """Drop and rescale when training, else return `inputs`."""
+    def call(self, inputs, training=False, unpadded=None):
+        """Drop and rescale when training, else return `inputs`.
+
+        unpadded: the Unpadded layout of (N, ...) `inputs`; they are
+        dropped where their (B, T, ...) padded form would be, so both
+        forms of a batch lose the same elements.
+        """
         if not training or self.rate in (0, 1) or self.noise_shape:
             return super().call(inputs, training=training)
         seed = self.seed_generator.next()  # as keras.random.dropout's
         seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-        n = tf.size(inputs)
+        shape = tf.shape(inputs) if unpadded is None else tf.concat(
+            [unpadded.shape, tf.shape(inputs)[1:]], 0)
+        n = tf.reduce_prod(shape)
         bits = tf.random.stateless_uniform(
             ((n + 1) // 2,), seed, minval=None, maxval=None, dtype=tf.uint32)
         bits = tf.reshape(tf.bitcast(bits, tf.uint16), (-1,))[:n]
-        keep = tf.reshape(bits >= round(self.rate * 2 ** 16), tf.shape(inputs))
+        keep = tf.reshape(bits >= round(self.rate * 2 ** 16), shape)
+        if unpadded is not None:
+            keep = unpadded.unpad(keep)  # (N, ...)
         scale = tf.cast(1 / (1 - self.rate), inputs.dtype)
         return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+
+class Unpadded(NamedTuple):
+    """Where a (B, T) batch's N valid tokens sit, to drop and restore padding.
+
+    Every layer but attention treats tokens one by one, so it can run on
+    the (N, H) valid tokens alone (what FasterTransformer calls removing
+    padding): the valid tokens' values are the same, and padding, which
+    attention masks out and no loss reads, costs nothing. Both directions
+    and their gradients are row gathers (TensorFlow's scatters are slower).
+    """
+    index: tf.Tensor    # (N,) int32: b * T + t of each valid token
+    inverse: tf.Tensor  # (B * T,) int32: the token at b * T + t, N if none
+    shape: tf.Tensor    # (2,) int32: B, T
+
+    @classmethod
+    def from_valid_lens(cls, valid_lens, T):
+        """The layout of a batch whose rows hold valid_lens (B,) tokens."""
+        mask = tf.reshape(tf.sequence_mask(valid_lens, T), (-1,))  # (B * T,)
+        index = tf.cast(tf.where(mask)[:, 0], tf.int32)  # (N,)
+        # padding points past the last token, at the zero row _pad_rows adds
+        inverse = tf.where(mask, tf.cumsum(tf.cast(mask, tf.int32)) - 1,
+                           tf.size(index))  # (B * T,)
+        return cls(index, inverse, tf.stack([tf.size(valid_lens), T]))
+
+    def unpad(self, X):
+        """(B, T, ...) -> (N, ...): the valid tokens, row by row."""
+        rest = tf.shape(X)[2:]
+        flat = tf.reshape(X, tf.concat([[-1], rest], 0))  # (B * T, ...)
+        return _unpad_rows(flat, self.index, self.inverse)
+
+    def pad(self, X):
+        """(N, ...) -> (B, T, ...), zeros at the padding."""
+        flat = _pad_rows(X, self.inverse, self.index)  # (B * T, ...)
+        return tf.reshape(flat, tf.concat([self.shape, tf.shape(X)[1:]], 0))
+
+
+# Each is the other's gradient: unpadding picks rows, padding puts them back
+
+
+@tf.custom_gradient
+def _unpad_rows(X, index, inverse):
+    """X[index] (N, ...) of X (B * T, ...)."""
+    return tf.gather(X, index), lambda d: (
+        _pad_rows(d, inverse, index), None, None)
+
+
+@tf.custom_gradient
+def _pad_rows(Z, inverse, index):
+    """(B * T, ...) rows of Z (N, ...) at inverse, zeros where it is N."""
+    Z0 = tf.concat([Z, tf.zeros_like(Z[:1])], 0)  # (N + 1, ...)
+    return tf.gather(Z0, inverse), lambda d: (
+        _unpad_rows(d, index, inverse), None, None)
 
 
 @register
@@ -120,19 +183,28 @@ class MultiHeadAttention(keras.layers.Layer):
         self.W_o.build(tuple(queries_shape[:-1]) + (self.num_hiddens,))
 
     def call(self, queries, keys, values, valid_lens=None, training=None,
-             return_attention=False):
-        """Attend; also return the (B, h, T_q, T_k) weights if asked."""
-        queries = self.transpose_qkv(self.W_q(queries))  # (B, h, T_q, H/h)
-        keys = self.transpose_qkv(self.W_k(keys))  # (B, h, T_k, H/h)
-        values = self.transpose_qkv(self.W_v(values))  # (B, h, T_k, H/h)
+             return_attention=False, unpadded=None):
+        """Attend; also return the (B, h, T_q, T_k) weights if asked.
+
+        unpadded: an Unpadded layout when queries, keys and values are the
+        (N, H) valid tokens only: the projections run on those, and the
+        scores on the (B, T) grid they are scattered back to.
+        """
+        pad = (lambda Z: Z) if unpadded is None else unpadded.pad
+        queries = self.transpose_qkv(pad(self.W_q(queries)))  # (B,h,T_q,H/h)
+        keys = self.transpose_qkv(pad(self.W_k(keys)))  # (B, h, T_k, H/h)
+        values = self.transpose_qkv(pad(self.W_v(values)))  # (B,h,T_k,H/h)
         d = self.num_hiddens // self.num_heads
         scores = tf.matmul(queries, keys, transpose_b=True)  # (B,h,T_q,T_k)
         scores = scores / math.sqrt(d)
         weights = masked_softmax(scores, valid_lens)  # float32 (B,h,T_q,T_k)
         dropped = self.dropout(tf.cast(weights, values.dtype),
                                training=training)
-        output = tf.matmul(dropped, values)  # (B, h, T_q, H/h)
-        output = self.W_o(self.transpose_output(output))  # (B, T_q, H)
+        output = self.transpose_output(
+            tf.matmul(dropped, values))  # (B, T_q, H)
+        if unpadded is not None:
+            output = unpadded.unpad(output)  # (N, H)
+        output = self.W_o(output)  # (B, T_q, H), or (N, H) unpadded
         return (output, weights) if return_attention else output
 
     def transpose_qkv(self, X):
@@ -232,23 +304,31 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.ln2.build(X_shape)
 
     def call(self, X, valid_lens=None, training=None,
-             return_attention=False):
-        """(B, T, H) -> (B, T, H); also the attention weights if asked."""
+             return_attention=False, unpadded=None):
+        """(B, T, H) -> (B, T, H); also the attention weights if asked.
+
+        With an Unpadded layout, X is the (N, H) valid tokens and so is
+        the output: only attention sees the padded (B, T) grid.
+        """
         if self.norm_first:  # X + dropout(f(LN(X)))
             Y = self.ln1(X)
             Y, weights = self.attention(Y, Y, Y, valid_lens,
                                         training=training,
-                                        return_attention=True)
-            X = X + self.dropout1(Y, training=training)
+                                        return_attention=True,
+                                        unpadded=unpadded)
+            X = X + self.dropout1(Y, training=training, unpadded=unpadded)
             Y = self.ffn(self.ln2(X))
-            X = X + self.dropout2(Y, training=training)
+            X = X + self.dropout2(Y, training=training, unpadded=unpadded)
         else:  # d2l's AddNorm: LN(dropout(f(X)) + X)
             Y, weights = self.attention(X, X, X, valid_lens,
                                         training=training,
-                                        return_attention=True)
-            X = self.ln1(self.dropout1(Y, training=training) + X)
+                                        return_attention=True,
+                                        unpadded=unpadded)
+            X = self.ln1(self.dropout1(Y, training=training,
+                                       unpadded=unpadded) + X)
             Y = self.ffn(X)
-            X = self.ln2(self.dropout2(Y, training=training) + X)
+            X = self.ln2(self.dropout2(Y, training=training,
+                                       unpadded=unpadded) + X)
         return (X, weights) if return_attention else X
 
     def get_config(self):

@@ -112,7 +112,8 @@ def _linear_cross_entropy(Y, kernel, bias, labels):
 
 
 def get_batch_loss_bert(net, batch, training=True, mlm_weight=1.0,
-                        nsp_weight=1.0, fused=False, static_shapes=False):
+                        nsp_weight=1.0, fused=False, static_shapes=False,
+                        unpad=False):
     """BERTLoss of `net` on a batch in d2l's order (a data.BERTBatch).
 
     fused=True, what training uses, computes the MLM loss from the MLM
@@ -120,18 +121,21 @@ def get_batch_loss_bert(net, batch, training=True, mlm_weight=1.0,
     (nonzero-weight) slots only: the same losses up to float rounding,
     faster and in less memory. Under mixed precision, it also runs the
     vocabulary projection in bfloat16. static_shapes=True (for XLA) keeps
-    all slots, padding ones zeroed.
+    all slots, padding ones zeroed. unpad=True runs the encoder on the
+    valid tokens only (BERTEncoder.call): the same losses up to rounding.
     """
     (tokens, segments, valid_lens, pred_positions, mlm_weights, mlm_Y,
      nsp_y) = batch
     valid_lens = tf.reshape(valid_lens, (-1,))
     if not fused:
         _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments, valid_lens,
-                                      pred_positions, training=training)
+                                      pred_positions, training=training,
+                                      unpad=unpad)
         return bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
                          mlm_weight, nsp_weight)
     encoded_X, _, nsp_Y_hat = net(tokens, segments, valid_lens,
-                                  training=training)  # (B, T, H), (B, 2)
+                                  training=training,
+                                  unpad=unpad)  # (B, T, H), (B, 2)
     mlm_l, mlm_acc = _fused_mlm_loss(net, encoded_X, pred_positions,
                                      mlm_weights, mlm_Y, static_shapes)
     nsp_l, nsp_acc = nsp_loss(nsp_Y_hat, nsp_y)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sandbox.layers import (TransformerEncoderBlock, dense_init,
+from sandbox.layers import (TransformerEncoderBlock, Unpadded, dense_init,
                             embedding_init, layer_norm, register)
 
 
@@ -64,8 +64,12 @@ class BERTEncoder(keras.layers.Layer):
             self.final_ln.build(X_shape)
 
     def call(self, tokens, segments=None, valid_lens=None, training=None,
-             return_all=False):
-        """(B, T) ids -> X (B, T, H), or (X, states, weights) if return_all."""
+             return_all=False, unpad=False):
+        """(B, T) ids -> X (B, T, H), or (X, states, weights) if return_all.
+
+        unpad=True runs every layer but attention on the valid tokens only
+        (layers.Unpadded): the same values there, zeros at the padding.
+        """
         # states: num_blks + 1 tensors (B, T, H): the embedding sum, then
         # each block's output (before final_ln, if pre-LN). weights: one
         # (B, h, T, T) float32 tensor of attention weights per block.
@@ -77,6 +81,8 @@ class BERTEncoder(keras.layers.Layer):
         T = tf.shape(tokens)[1]
         pos = self.pos_embedding[:, :T, :]  # (1, T, H)
         X = X + tf.cast(pos, X.dtype)  # (B, T, H); d2l: no dropout here
+        if unpad and valid_lens is not None and not return_all:
+            return self._unpadded_call(X, valid_lens, training)
         hidden_states, attention_weights = [X], []
         for blk in self.blks:
             X, weights = blk(X, valid_lens, training=training,
@@ -88,6 +94,16 @@ class BERTEncoder(keras.layers.Layer):
         if return_all:
             return X, hidden_states, attention_weights
         return X
+
+    def _unpadded_call(self, X, valid_lens, training):
+        """The blocks on X's (N, H) valid tokens; (B, T, H), 0 at padding."""
+        layout = Unpadded.from_valid_lens(valid_lens, tf.shape(X)[1])
+        Z = layout.unpad(X)  # (N, H)
+        for blk in self.blks:
+            Z = blk(Z, valid_lens, training=training, unpadded=layout)
+        if self.final_ln is not None:
+            Z = self.final_ln(Z)
+        return layout.pad(Z)  # (B, T, H)
 
     def architecture(self):
         """The constructor's arguments (BERTModel's too, but tie_weights)."""
@@ -239,8 +255,11 @@ class BERTModel(keras.Model):
                 layer.build(shape) if shape else layer.build()
 
     def call(self, tokens, segments=None, valid_lens=None,
-             pred_positions=None, training=None):
-        """Return (encoded_X (B,T,H), mlm_Y_hat (B,P,V) or None, nsp (B,2))."""
+             pred_positions=None, training=None, unpad=False):
+        """Return (encoded_X (B,T,H), mlm_Y_hat (B,P,V) or None, nsp (B,2)).
+
+        unpad: see BERTEncoder.call (encoded_X is 0 at the padding).
+        """
         # Keras-style: `tokens` may hold all inputs, as a tuple (tokens,
         # segments, valid_lens[, pred_positions, ...]) or a dict by name
         if isinstance(tokens, dict):
@@ -251,7 +270,7 @@ class BERTModel(keras.Model):
             tokens, segments, valid_lens, pred_positions = (
                 list(tokens) + [None] * 4)[:4]
         encoded_X = self.encoder(tokens, segments, valid_lens,
-                                 training=training)
+                                 training=training, unpad=unpad)
         if pred_positions is None:
             mlm_Y_hat = None
         else:

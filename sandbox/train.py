@@ -86,14 +86,17 @@ def make_train_step(net, optimizer, config, strategy):
     """Return a compiled step: batch -> dict of METRICS (global means).
 
     The loss is get_batch_loss_bert's fused one (the same values up to
-    float rounding); under XLA (config.jit_compile) with static shapes.
+    float rounding), with the encoder on the valid tokens (config.unpad);
+    under XLA (config.jit_compile) with static shapes, padding included.
     """
     mlm_weight, nsp_weight = config.mlm_weight, config.nsp_weight
+    unpad = config.unpad and not config.jit_compile
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
             loss = get_batch_loss_bert(net, batch, fused=True,
-                                       static_shapes=config.jit_compile)
+                                       static_shapes=config.jit_compile,
+                                       unpad=unpad)
             parts = _global_parts(loss, batch)
             parts['l'] = mlm_weight * parts['mlm_l'] + \
                 nsp_weight * parts['nsp_l']
@@ -140,7 +143,8 @@ def make_eval_step(net, strategy):
     """Return a compiled step: batch -> weighted sums of loss and accuracy."""
 
     def replica_step(batch):
-        loss = get_batch_loss_bert(net, batch, training=False, fused=True)
+        loss = get_batch_loss_bert(net, batch, training=False, fused=True,
+                                   unpad=True)
         w = tf.reduce_sum(tf.cast(batch.mlm_weights, tf.float32))
         n = tf.cast(tf.shape(batch.nsp_y)[0], tf.float32)
         return {'mlm_l': loss.mlm_l * w, 'mlm_acc': loss.mlm_acc * w,

@@ -198,3 +198,53 @@ def test_dropout_seeds_reproduce():
     b = layers.Dropout(0.3, seed=5)(x, training=True)
     np.testing.assert_array_equal(a, b)
     assert layers.Dropout(0.3, seed=5).get_config()['rate'] == 0.3
+
+
+@pytest.mark.parametrize('net_kwargs', [
+    {'dropout': 0.2},  # the padded form's dropout masks, unpadded
+    {'norm_first': True, 'activation': 'gelu', 'tie_weights': True}])
+def test_unpadded_step_gives_the_padded_steps_losses(net_kwargs):
+    padded, unpadded = (run_both(TrainConfig(unpad=unpad), **net_kwargs)[1]
+                        for unpad in (False, True))
+    for i, (a, b) in enumerate(zip(padded, unpadded)):
+        for k in a:
+            assert b[k] == pytest.approx(a[k], abs=1e-5), (i, k)
+
+
+def test_unpadded_encoder_is_the_padded_one_at_valid_tokens():
+    net, batch = make_net(norm_first=True), make_batch(3)
+    X = net.encoder(batch.tokens, batch.segments, batch.valid_lens)
+    Z = net.encoder(batch.tokens, batch.segments, batch.valid_lens,
+                    unpad=True)
+    valid = np.arange(T)[None] < batch.valid_lens.numpy()[:, None]  # (B, T)
+    np.testing.assert_allclose(Z.numpy()[valid], X.numpy()[valid], atol=1e-6)
+    assert not Z.numpy()[~valid].any()  # zeros at the padding
+    assert (~valid).any()
+
+
+def test_unpadded_layout_round_trips():
+    layout = layers.Unpadded.from_valid_lens(tf.constant([2, 0, 3]), 4)
+    X = tf.reshape(tf.range(24, dtype=tf.float32), (3, 4, 2))  # (B, T, H)
+    Z = layout.unpad(X)  # (N, H)
+    assert Z.numpy()[:, 0].tolist() == [0, 2, 16, 18, 20]
+    padded = layout.pad(Z).numpy()
+    assert padded[0, :2].tolist() == X.numpy()[0, :2].tolist()
+    assert not padded[1].any() and not padded[0, 2:].any()
+
+
+def test_unpadding_gradients_are_each_others_gathers():
+    layout = layers.Unpadded.from_valid_lens(tf.constant([2, 0, 3]), 4)
+    weights = tf.reshape(tf.range(24, dtype=tf.float32), (3, 4, 2))
+    Z = tf.Variable(tf.ones((5, 2)))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(layout.pad(Z) * weights)
+    # each valid token's gradient is the weight where pad put it
+    assert tape.gradient(total, Z).numpy()[:, 0].tolist() == [0, 2, 16, 18,
+                                                               20]
+    X = tf.Variable(tf.ones((3, 4, 2)))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(layout.unpad(X) * layout.unpad(weights))
+    grad = tape.gradient(total, X).numpy()
+    valid = np.arange(4)[None] < np.array([2, 0, 3])[:, None]  # (B, T)
+    np.testing.assert_array_equal(grad[valid], weights.numpy()[valid])
+    assert not grad[~valid].any()  # the padding gets no gradient
