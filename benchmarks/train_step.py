@@ -153,6 +153,14 @@ def main(argv=None):
                   len(vocab), rss_data)
 
 
+class KerasDropout(keras.layers.Dropout):
+    """Keras's Dropout, on the padded tensors the reference step has."""
+
+    def call(self, inputs, training=False, unpadded=None):
+        """Keras's dropout (the reference never unpads)."""
+        return super().call(inputs, training=training)
+
+
 def build_step(name, model_config, train_config, vocab_size):
     """A fresh model, Adam and step: train's optimised one or the reference.
 
@@ -160,7 +168,7 @@ def build_step(name, model_config, train_config, vocab_size):
     """
     fast_dropout = layers.Dropout
     if name == 'reference':
-        layers.Dropout = keras.layers.Dropout
+        layers.Dropout = KerasDropout
     try:
         net = build_model(model_config, vocab_size, train_config)
         net.build()
