@@ -7,6 +7,7 @@ import importlib.util
 
 import pytest
 
+from sandbox.config import configs_from_settings
 from tests.conftest import ROOT
 
 
@@ -43,3 +44,22 @@ def test_train_step_benchmark_prints_its_figures(wikitext_dir, capsys):
                    'peak RSS'):
         assert figure in out, figure
     assert 'unpad True' in out and 'tokens ' in out
+
+
+def test_time_to_signal_stops_at_the_target_and_reports_it(capsys):
+    tts = load_script('time_to_signal')
+    stamps = tts.Stamps(target=0.2)
+    rows = [{'step': 1, 'pairs_per_sec': 100.0},
+            {'step': 2, 'pairs_per_sec': 100.0, 'val_mlm_acc': 0.15}]
+    for row in rows:
+        stamps.on_step(row['step'], row)
+    with pytest.raises(tts.Reached):
+        stamps.on_step(3, {'step': 3, 'pairs_per_sec': 50.0,
+                           'val_mlm_acc': 0.21})
+    configs = configs_from_settings({'data.batch_size': 100},
+                                    recipe='default')
+    tts.report(stamps.rows, configs, stamps, 0.2)
+    out = capsys.readouterr().out
+    # steps of 1 s, 1 s and 2 s (100 pairs at 100, 100 and 50 pairs/s)
+    assert 'accuracy 0.210 >= 0.2 at step 3 (0k pairs)' in out
+    assert '0.1 min of steps' in out and '3 steps run' in out
