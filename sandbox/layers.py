@@ -188,7 +188,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
         unpadded: an Unpadded layout when queries, keys and values are the
         (N, H) valid tokens only: the projections run on those, and the
-        scores on the (B, T) grid they are scattered back to.
+        scores on the (B, T) grid that unpadded.pad puts them back on.
         """
         pad = (lambda Z: Z) if unpadded is None else unpadded.pad
         queries = self.transpose_qkv(pad(self.W_q(queries)))  # (B,h,T_q,H/h)
