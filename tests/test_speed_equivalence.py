@@ -248,3 +248,24 @@ def test_unpadding_gradients_are_each_others_gathers():
     valid = np.arange(4)[None] < np.array([2, 0, 3])[:, None]  # (B, T)
     np.testing.assert_array_equal(grad[valid], weights.numpy()[valid])
     assert not grad[~valid].any()  # the padding gets no gradient
+
+
+@pytest.mark.parametrize('shape', [(3, 5, 8), (7, 8)])
+def test_layer_norm_equals_keras_in_values_and_gradients(shape):
+    x = tf.constant(np.random.default_rng(0).normal(2, 3, shape), tf.float32)
+    dy = tf.constant(np.random.default_rng(1).normal(size=shape), tf.float32)
+    ours = layers.layer_norm('float32', 'ln')
+    theirs = keras.layers.LayerNormalization(epsilon=1e-5)
+    for ln in (ours, theirs):
+        ln.build(shape)
+        ln.gamma.assign(np.linspace(0.5, 2, shape[-1]))
+        ln.beta.assign(np.linspace(-1, 1, shape[-1]))
+    results = []
+    for ln in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = ln(x)
+            total = tf.reduce_sum(y * dy)
+        results.append([y, *tape.gradient(total, [x, ln.gamma, ln.beta])])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5)
