@@ -39,13 +39,13 @@ def main(argv=None):
     settings = {'train.val_every': args.val_every,
                 'train.checkpoint_every': 0, **parse_settings(args.set)}
     c = configs_from_settings(settings, recipe=args.recipe)
-    stamps = Stamps()  # from here: data, model, tracing, steps, checks
+    # from here: data, model, tracing, steps, checks
+    stamps = Stamps(None if args.whole_run else args.target)
     train_iter, vocab = data.load_data_wiki(
         c.data.batch_size, c.data.max_len, args.data_dir, config=c.data,
         drop_remainder=True)
     val_iter = data.load_validation(vocab, args.data_dir)
     net = build_model(c.model, len(vocab), c.train)
-    stamps.target = None if args.whole_run else args.target
     try:
         train_bert(train_iter, net, len(vocab), config=c.train,
                    val_iter=val_iter, callbacks=[stamps], verbose=False)
