@@ -108,6 +108,25 @@ def test_interpret_reads_paired_intervals():
         '`nsp_weight=1` (0.800)' in text
 
 
+def test_interpret_names_unequal_seed_counts():
+    # A sweep still running: the baseline and one arm at 2 seeds, one at 1
+    e = make(baseline='nsp_weight=1')
+
+    def runs(label, values, nsp):
+        return [result(label, s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
+                       final_val_nsp_acc=a, pairs_per_sec=100.0)
+                for s, (v, a) in enumerate(zip(values, nsp))]
+    frame, rows = table(runs('nsp_weight=1', [6.0, 6.2], [0.8, 0.82]) +
+                        runs('nsp_weight=0.5', [5.0], [0.7]) +
+                        runs('nsp_weight=0', [5.0, 5.1], [0.5, 0.5]))
+    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    assert 'paired by seed over 1-2 seeds' in text
+    assert 'with fewer than 3 seeds no difference is claimed' in text
+    assert ('NSP accuracy is above 0.55, its 95% interval above chance '
+            'where an arm has 2 seeds or more, for `nsp_weight=1` (0.810), '
+            '`nsp_weight=0.5` (0.700, one seed).') in text
+
+
 def test_an_untrained_nsp_head_is_never_shown():
     results = [{**result('w=0', s, final_val_mlm_l=5.0, final_val_mlm_acc=0.2,
                          final_val_nsp_acc=0.9),

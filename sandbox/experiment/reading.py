@@ -138,11 +138,12 @@ def _on_differences(diffs, base):
     """The paired differences: which intervals exclude 0, if any."""
     if not diffs:
         return []
-    n = min(d.n for row in diffs.values() for d in row.values())
+    ns = sorted({d.n for row in diffs.values() for d in row.values()})
+    span = str(ns[0]) if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'
     head = (f'Against the baseline arm `{base["label"]}`, paired by seed '
-            f'over {n} seed{"s" if n > 1 else ""} (the paired table, 95% '
-            't-intervals),')
-    if n < MIN_SEEDS_TO_RANK:
+            f'over {span} seed{"s" if ns[-1] > 1 else ""} (the paired '
+            'table, 95% t-intervals),')
+    if ns[-1] < MIN_SEEDS_TO_RANK:
         return [head, f'with fewer than {MIN_SEEDS_TO_RANK} seeds no '
                 'difference is claimed.']
     found = [f'`{label}` {header} {format_difference(d, fmt)[:-2]}'
@@ -170,13 +171,16 @@ def _on_nsp(frame, rows):
                      'accuracy is neither shown nor compared.')
     above = [r for r in trained if nsp_learned(frame, r['label'])]
     if above:
-        one = min(r['n'] for r in above) < 2
+        ones = {r['n'] < 2 for r in above}
+        how = {frozenset([True]): ' (one seed: no interval)',
+               frozenset([False]): ', its 95% interval above chance,'}.get(
+            frozenset(ones), ', its 95% interval above chance where an arm '
+            'has 2 seeds or more,')
         parts.append(
-            f'NSP accuracy is above {NSP_LEARNED}' +
-            (' (one seed: no interval)' if one else
-             ', its 95% interval above chance,') + ' for ' +
-            ', '.join(f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f})'
-                      for r in above) + '.')
+            f'NSP accuracy is above {NSP_LEARNED}{how} for ' +
+            ', '.join(f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f}' +
+                      (', one seed' if r['n'] < 2 and len(ones) > 1 else '')
+                      + ')' for r in above) + '.')
     elif trained:
         parts.append(f'NSP accuracy is at most {NSP_LEARNED} (or its '
                      'interval reaches chance) in every arm that trains it: '
