@@ -235,12 +235,11 @@ def print_figures(names, times, first, peak, configs, held, vocab_size,
                            for b in held)
     valid = statistics.mean(float(tf.reduce_mean(b.valid_lens)) / d.max_len
                             for b in held)
-    unpad = t.unpad and not t.jit_compile
     sizes = (d.batch_size, d.max_len, num_slots, vocab_size, m.num_hiddens,
              m.ffn_num_hiddens, m.num_blks)
     executed = {'all': step_flops(*sizes),
                 'real': step_flops(*sizes, slot_fraction=real,
-                                   token_fraction=valid if unpad else 1.0)}
+                                   token_fraction=valid if t.unpads else 1.0)}
     print(f'machine: {machine.describe()}')
     print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
           f'{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} '
@@ -251,7 +250,7 @@ def print_figures(names, times, first, peak, configs, held, vocab_size,
           f'{m.num_blks} blocks, hidden {m.num_hiddens}, heads '
           f'{m.num_heads}, ffn {m.ffn_num_hiddens}, vocab {vocab_size}, '
           f'{num_slots} MLM slots ({real:.0%} real), tokens {valid:.0%} '
-          f'valid, {t.dtype_policy}, xla {t.jit_compile}, unpad {unpad}')
+          f'valid, {t.dtype_policy}, xla {t.jit_compile}, unpad {t.unpads}')
     print(f'matmul FLOP/step: {executed["all"] / 1e9:.1f} G with all slots '
           f'and the padding (d2l), {executed["real"] / 1e9:.1f} G executed '
           f'by the optimised step; matmul peak {peak:.0f} GFLOP/s '

@@ -222,6 +222,12 @@ class TrainConfig(_Config):
         if self.time_budget is not None:
             check_range('time_budget', self.time_budget, 0, low_open=True)
 
+    @property
+    def unpads(self):
+        """Whether the train step drops the padding: unpad, but not under
+        XLA, whose static shapes keep it."""
+        return self.unpad and not self.jit_compile
+
 
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig(_Config):

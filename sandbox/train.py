@@ -90,13 +90,12 @@ def make_train_step(net, optimizer, config, strategy):
     under XLA (config.jit_compile) with static shapes, padding included.
     """
     mlm_weight, nsp_weight = config.mlm_weight, config.nsp_weight
-    unpad = config.unpad and not config.jit_compile
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
             loss = get_batch_loss_bert(net, batch, fused=True,
                                        static_shapes=config.jit_compile,
-                                       unpad=unpad)
+                                       unpad=config.unpads)
             parts = _global_parts(loss, batch)
             parts['l'] = mlm_weight * parts['mlm_l'] + \
                 nsp_weight * parts['nsp_l']

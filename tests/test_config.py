@@ -3,7 +3,7 @@ import pytest
 
 from sandbox.config import (MODEL_PRESETS, SEED_KEYS, SETTING_KEYS,
                             ConfigError, ModelConfig, ProbeConfig,
-                            configs_from_settings, model_preset,
+                            TrainConfig, configs_from_settings, model_preset,
                             parse_setting, parse_settings)
 
 
@@ -38,6 +38,13 @@ def test_divisibility_error_names_both_fields():
     with pytest.raises(ValueError,
                        match=r'num_hiddens \(8\).*num_heads \(3\)'):
         ModelConfig(num_heads=3, num_hiddens=8)
+
+
+@pytest.mark.parametrize('unpad, jit_compile, unpads', [
+    (True, False, True), (False, False, False), (True, True, False)])
+def test_the_train_step_unpads_unless_told_or_under_xla(unpad, jit_compile,
+                                                        unpads):
+    assert TrainConfig(unpad=unpad, jit_compile=jit_compile).unpads is unpads
 
 
 def test_round_trip_and_replace():

@@ -26,7 +26,7 @@ def shape_key(configs):
     d = configs.data
     return (configs.model, d.batch_size, d.max_len, d.num_pred_slots,
             configs.train.dtype_policy, configs.train.jit_compile,
-            configs.train.unpad)
+            configs.train.unpads)
 
 
 def random_batch(configs, vocab_size, seed=0):
