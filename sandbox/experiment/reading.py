@@ -171,16 +171,16 @@ def _on_nsp(frame, rows):
                      'accuracy is neither shown nor compared.')
     above = [r for r in trained if nsp_learned(frame, r['label'])]
     if above:
-        ones = {r['n'] < 2 for r in above}
-        how = {frozenset([True]): ' (one seed: no interval)',
-               frozenset([False]): ', its 95% interval above chance,'}.get(
-            frozenset(ones), ', its 95% interval above chance where an arm '
-            'has 2 seeds or more,')
+        single = [r['n'] < 2 for r in above]
+        mixed = any(single) and not all(single)
+        how = (' (one seed: no interval)' if all(single) else
+               ', its 95% interval above chance' +
+               (' where an arm has 2 seeds or more,' if mixed else ','))
         parts.append(
-            f'NSP accuracy is above {NSP_LEARNED}{how} for ' +
-            ', '.join(f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f}' +
-                      (', one seed' if r['n'] < 2 and len(ones) > 1 else '')
-                      + ')' for r in above) + '.')
+            f'NSP accuracy is above {NSP_LEARNED}{how} for ' + ', '.join(
+                f'`{r["label"]}` ({r["final_val_nsp_acc_mean"]:.3f}'
+                f'{", one seed" if mixed and one else ""})'
+                for r, one in zip(above, single)) + '.')
     elif trained:
         parts.append(f'NSP accuracy is at most {NSP_LEARNED} (or its '
                      'interval reaches chance) in every arm that trains it: '
