@@ -271,11 +271,12 @@ def load_corpus(data_dir=None, split='train', vocab=None, min_freq=5,
     data_dir = corpus.find_data_dir(data_dir)
     corpus.check_split(split)
     path = pathlib.Path(data_dir).resolve() / corpus.FILES[split]
+    # A missing file gets no key worth keeping: read_paragraphs names it
     stat = path.stat() if path.is_file() else None
     file_key = (str(path), stat and (stat.st_size, stat.st_mtime_ns), verify)
     vocab_key = ('min_freq', min_freq) if vocab is None else tuple(
         vocab.idx_to_token)
-    if stat is not None and (file_key, vocab_key) in _CORPUS_CACHE:
+    if (file_key, vocab_key) in _CORPUS_CACHE:
         enc, built = _CORPUS_CACHE[file_key, vocab_key]
         return enc, built if vocab is None else vocab
     paragraphs = corpus.read_paragraphs(data_dir, split, verify=verify)
