@@ -93,8 +93,9 @@ class Adam(keras.optimizers.Adam):
         """One Adam step of `variable`, as torch.optim.Adam takes it.
 
         TensorFlow's fused ResourceApplyAdam kernel updates m, v and the
-        weights in one pass (Keras's update takes nine elementwise ops,
-        8% of a step at d2l's sizes), with the epsilon above.
+        weights in one pass (Keras's update took nine elementwise ops,
+        8% of a step at the default recipe's sizes), with the epsilon
+        above.
         """
         dtype = variable.dtype
         t = tf.cast(self.iterations + 1, dtype)
