@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(wildcard ../shared/data/wikitext-2)
 DATA_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 ARGS ?=
+# pytest-xdist workers; whole test files go to one worker, so module
+# fixtures (a finished mini sweep, a trained run) are built once.
+TEST_WORKERS ?= 2
 
 .PHONY: setup run test bench
 
@@ -25,7 +28,7 @@ run: setup
 	$(PY) -m sandbox pretrain $(DATA_ARG) $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: setup
 	$(PY) benchmarks/data_pipeline.py $(DATA_ARG)
