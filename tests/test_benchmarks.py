@@ -6,6 +6,7 @@ them from rotting (a tiny run prints every figure it promises).
 import importlib.util
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from sandbox.config import configs_from_settings
 from tests.conftest import ROOT
@@ -29,6 +30,46 @@ def test_step_flops_counts_the_matmuls():
     # half the tokens: the projections and the FFN halve, the scores stay
     assert step_flops(1, 2, 1, 0, 1, 1, 1, token_fraction=0.5) == \
         3 * ((6 + 8) * 2 + mlm + nsp)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 16), st.integers(1, 4),
+       st.integers(2, 50), st.integers(1, 4), st.integers(1, 16),
+       st.integers(1, 3), st.sampled_from([1, 2, 4]))
+def test_the_step_matmuls_by_shape_are_the_flops_counted(
+        batch, max_len, slots, vocab, head_dim, ffn, blocks, heads):
+    step_flops = load_script('train_step').step_flops
+    shapes = load_script('matmul_shapes')
+    sizes = (batch, max_len, slots, vocab, head_dim * heads, ffn, blocks)
+    # every shape counted once forward and once per gradient
+    matmuls = shapes.step_matmuls(*sizes, heads)
+    assert sum(mm.flops for mm in matmuls) == step_flops(*sizes)
+    # half the tokens and half the slots, on an even batch
+    half = shapes.step_matmuls(2 * batch, *sizes[1:], heads, 0.5, 0.5)
+    assert sum(mm.flops for mm in half) == step_flops(
+        2 * batch, *sizes[1:], slot_fraction=0.5, token_fraction=0.5)
+
+
+def test_the_gradients_of_a_matmul_have_its_transposed_shapes():
+    shapes = load_script('matmul_shapes')
+    assert shapes.Matmul(1, 5, 3, 7, 2).flops == 2 * 5 * 3 * 7 * 2
+    # the first forward matmul (Q, K, V, output) and its two gradients
+    forward, dx, dw = shapes.step_matmuls(1, 2, 1, 7, 4, 1, 1, 2)[:3]
+    assert (forward.m, forward.k, forward.n) == (2, 4, 4)
+    assert (dx.m, dx.k, dx.n) == (forward.m, forward.n, forward.k)
+    assert (dw.m, dw.k, dw.n) == (forward.k, forward.m, forward.n)
+
+
+def test_matmul_shapes_benchmark_prints_the_ceiling(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    load_script('matmul_shapes').main([
+        '--batch-size', '4', '--max-len', '8', '--slots', '2', '--vocab',
+        '50', '--hidden', '16', '--ffn', '32', '--blocks', '1'])
+    out = capsys.readouterr().out
+    assert 'machine: ' in out and 'matmul peak' in out
+    assert 'ceiling: ' in out and 'of the peak' in out
+    # one row per shape: 9 forward matmuls, 2 gradients each
+    assert out.count(' x ') - 3 == 27 * 3
 
 
 def test_train_step_benchmark_prints_its_figures(wikitext_dir, capsys):
