@@ -154,10 +154,27 @@ def test_the_gate_refuses_a_collapsed_arm():
     text = R.interpret(e, frame, rows, 'At size:', base)
     assert '`nsp_weight=1`, `nsp_weight=0` did not clear the unigram gate' \
         in text
+    assert 'they have learned little beyond word frequencies and are not' \
+        in text
     assert 'no arm is compared with it' in text
     assert 'paired by seed' not in text
     assert 'nothing is compared' in R.interpret(e, frame, rows, 'At size:')
     assert 'at chance' in text
+    # one arm under the gate: the sentence speaks of it alone
+    frame, rows = table([result('nsp_weight=1', s, final_val_mlm_l=6.65,
+                                final_val_mlm_acc=0.2, pairs_per_sec=100.0)
+                         for s in range(3)])
+    text = R.interpret(e, frame, rows, 'At size:', base)
+    assert '`nsp_weight=1` did not clear the unigram gate' in text
+    assert 'it has learned little beyond word frequencies and is not ' \
+        'compared' in text
+    assert '`nsp_weight=1` trains no NSP head: its accuracy' in text
+    frame, rows = table([result(label, s, final_val_mlm_l=6.65,
+                                final_val_mlm_acc=0.2, pairs_per_sec=100.0)
+                         for label in ('nsp_weight=1', 'nsp_weight=0')
+                         for s in range(3)])
+    assert 'train no NSP head: their accuracy' in R.interpret(
+        e, frame, rows, 'At size:', base)
 
 
 def test_differences_below_three_seeds_are_not_claimed():

@@ -126,8 +126,10 @@ def _on_the_gate(rows, base, baseline):
             f'{", ".join(failed)} did not clear the unigram gate (validation '
             f'MLM loss {GATE_MARGIN} nats under the unigram\'s '
             f'{baseline["mlm_l"]:.3f} and accuracy at least twice its '
-            f'{baseline["mlm_acc"]:.3f}): they have learned little beyond '
-            'word frequencies and are not compared.')
+            f'{baseline["mlm_acc"]:.3f}): '
+            f'{"they have" if len(failed) > 1 else "it has"} learned little '
+            'beyond word frequencies and '
+            f'{"are" if len(failed) > 1 else "is"} not compared.')
     if not clears_gate(base, baseline):
         parts.append(f'The baseline arm `{base["label"]}` is among them, '
                      'so no arm is compared with it.')
@@ -167,8 +169,10 @@ def _on_nsp(frame, rows):
                if r.get('final_val_nsp_acc_mean') is not None]
     parts = []
     if untrained:
-        parts.append(f'{", ".join(untrained)} train no NSP head: its '
-                     'accuracy is neither shown nor compared.')
+        many = len(untrained) > 1
+        parts.append(f'{", ".join(untrained)} {"train" if many else "trains"}'
+                     f' no NSP head: {"their" if many else "its"} accuracy is'
+                     ' neither shown nor compared.')
     above = [r for r in trained if nsp_learned(frame, r['label'])]
     if above:
         single = [r['n'] < 2 for r in above]
