@@ -127,6 +127,16 @@ def test_interpret_names_unequal_seed_counts():
             '`nsp_weight=0.5` (0.700, one seed).') in text
 
 
+def test_the_size_note_counts_seeds_per_arm():
+    runs = make().runs(seeds=[0, 1, 2])  # 2 arms x 3 seeds
+    note = X.size_note(runs, quick=False)
+    assert note == ('At standard size (1800 steps of 128 pairs of up to 64 '
+                    'tokens, 3 seeds):')
+    # a sweep still running: one arm's third seed is not finished
+    assert '2-3 seeds per arm' in X.size_note(runs[:-1], quick=False)
+    assert ', 1 seed):' in X.size_note(runs[:1], quick=True)
+
+
 def test_an_untrained_nsp_head_is_never_shown():
     results = [{**result('w=0', s, final_val_mlm_l=5.0, final_val_mlm_acc=0.2,
                          final_val_nsp_acc=0.9),

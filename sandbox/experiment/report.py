@@ -4,6 +4,8 @@ Pure bookkeeping on finished runs' results and folders (sandbox.runs and
 sandbox.plots), with the judgement of sandbox.experiment.reading: no
 TensorFlow, so a report can be rewritten anywhere.
 """
+import collections
+
 import pandas as pd
 
 from sandbox import plots
@@ -148,12 +150,14 @@ def literature_markdown(experiment, diffs):
 def size_note(runs, quick):
     """A sentence on how big the runs were."""
     c = runs[0].configs
-    seeds = sorted({r.seed for r in runs})
+    per_arm = collections.Counter(r.label for r in runs).values()
+    least, most = min(per_arm), max(per_arm)
+    seeds = (f'{most} seed{"s" if most > 1 else ""}' if least == most
+             else f'{least}-{most} seeds per arm')
     size = ('At --quick size, a smoke test of the code and not an '
             'experiment' if quick else 'At standard size')
     return (f'{size} ({c.train.num_steps} steps of {c.data.batch_size} '
-            f'pairs of up to {c.data.max_len} tokens, {len(seeds)} seed'
-            f'{"s" if len(seeds) > 1 else ""}):')
+            f'pairs of up to {c.data.max_len} tokens, {seeds}):')
 
 
 def write_report(experiment, out, runs, results, quick, command):
