@@ -291,6 +291,26 @@ def test_static_masks_repeat_dynamic_do_not(synthetic_dir):
 
 
 @pytest.mark.parametrize('masking', ['static', 'dynamic'])
+def test_the_batches_carry_the_mask_split(synthetic_dir, masking):
+    # plots/masking's all-<mask> arm stays at the unigram: its batches
+    # hold <mask> at every real slot and the original words as labels
+    ds, vocab = _load(synthetic_dir, masking=masking, mask_split=(1, 0, 0),
+                      seed=2)
+    plain, _ = _load(synthetic_dir, masking=masking, seed=2)
+    for batch, ref in zip(ds, plain):
+        real = batch.mlm_weights.numpy() > 0
+        at = np.take_along_axis(batch.tokens.numpy(),
+                                batch.pred_positions.numpy(), 1)
+        assert (at[real] == vocab['<mask>']).all()
+        assert (batch.mlm_Y.numpy()[real] != vocab['<mask>']).all()
+        # the same pairs and slots as 80/10/10 draws: only the corruption
+        np.testing.assert_array_equal(batch.valid_lens, ref.valid_lens)
+        np.testing.assert_array_equal(batch.mlm_weights, ref.mlm_weights)
+        # no <mask> outside the prediction slots
+        assert (batch.tokens.numpy() == vocab['<mask>']).sum() == real.sum()
+
+
+@pytest.mark.parametrize('masking', ['static', 'dynamic'])
 def test_same_seed_same_batches(synthetic_dir, masking):
     first = _epochs(_load(synthetic_dir, masking=masking, seed=5)[0])
     again = _epochs(_load(synthetic_dir, masking=masking, seed=5)[0])
