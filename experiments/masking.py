@@ -24,6 +24,9 @@ EXPERIMENT = Experiment(
         'masking=40/15': (
             'final_val_mlm_l', 1, 'Wettig 2022 Sec. 5: more corruption at '
             'the same predictions is a harder task'),
+        ('masking=40/40', 'masking=40/15'): (
+            'final_val_mlm_l', -1, 'Wettig 2022 Sec. 5: more predictions '
+            'at the same corruption help'),
     },
     background=(
         'BERT corrupts 15% of the tokens and predicts the same 15%; of '

@@ -1,4 +1,5 @@
 """Tests for sandbox.experiment.report and .reading: tables, the reading."""
+import re
 import statistics
 
 import pytest
@@ -214,11 +215,34 @@ def test_verdicts_read_the_interval_against_the_prediction():
     assert R.verdict(D(2, -0.2, -0.3, -0.1, 0.01), -1).startswith(
         'not tested')
     assert R.verdict(None, -1).startswith('not tested')
-    e = make(baseline='nsp_weight=1', predictions={
-        'nsp_weight=0': ('final_val_mlm_l', -1, 'a paper')})
-    table = X.literature_markdown(
-        e, {'nsp_weight=0': {'final_val_mlm_l': lower}})
-    assert 'Δ val MLM loss: lower (a paper)' in table
-    assert '-0.200 [-0.300, -0.100] *' in table and 'agrees' in table
+
+
+def test_predictions_compare_an_arm_with_the_baseline_or_another_arm():
+    # per-seed differences from the baseline -1.0, -1.1, -0.9 (mean -1.0,
+    # t(2) 4.303 x sd 0.1 / sqrt(3)); arm 0 - arm 0.5: +0.5 at every seed
+    e = make(baseline='nsp_weight=1',
+             grid={'train.nsp_weight': [1.0, 0.5, 0.0]}, predictions={
+                 'nsp_weight=0': ('final_val_mlm_l', -1, 'a paper'),
+                 ('nsp_weight=0', 'nsp_weight=0.5'): (
+                     'final_val_mlm_l', -1, 'another')})
+    frame, rows = table(
+        [result(label, s, final_val_mlm_l=v, final_val_mlm_acc=0.2)
+         for label, values in (('nsp_weight=1', (6.0, 6.1, 5.9)),
+                               ('nsp_weight=0.5', (4.5, 4.5, 4.5)),
+                               ('nsp_weight=0', (5.0, 5.0, 5.0)))
+         for s, v in enumerate(values)])
+    text = re.sub(' +', ' ', X.literature_markdown(e, frame, rows, BASE))
+    half = 4.303 * 0.1 / 3 ** 0.5
+    assert (f'| nsp_weight=0 | Δ val MLM loss: lower (a paper) | -1.000 '
+            f'[{-1 - half:.3f}, {-1 + half:.3f}] * | agrees |') in text
+    assert ('| nsp_weight=0 − nsp_weight=0.5 | Δ val MLM loss: lower '
+            '(another) | +0.500 [+0.500, +0.500] * | contradicts |') in text
+    # an arm under the gate is not compared, with either arm
+    gated = {**BASE, 'mlm_l': 5.05}
+    text = X.literature_markdown(e, frame, rows, gated)
+    assert text.count('not tested (the arm or the metric is not past') == 2
+    with pytest.raises(ValueError, match='a pair of two groups'):
+        make(predictions={('nsp_weight=0', 'nsp_weight=0'): (
+            'final_val_mlm_l', 0, 'x')})
     with pytest.raises(ValueError, match='not a group'):
         make(predictions={'nsp_weight=1': ('final_val_mlm_l', 0, 'x')})

@@ -4,8 +4,8 @@ the literature's predictions, and the paragraph that says what they show.
 Judgement only, on the runs' DataFrame and aggregated rows: no files, no
 TensorFlow.
 """
-from sandbox.experiment.stats import (is_established, paired_differences,
-                                      t_interval)
+from sandbox.experiment.stats import (is_established, paired_difference,
+                                      paired_differences, t_interval)
 
 # Seeds every group needs before any difference is claimed
 MIN_SEEDS_TO_RANK = 3
@@ -63,6 +63,22 @@ def compared(frame, rows, base_label, baseline):
                     not nsp or nsp_learned(frame, label)):
                 out.setdefault(label, {})[col] = diff
     return out
+
+
+def contrast(frame, rows, arm, other, column, baseline):
+    """PairedDifference arm − other of `column`, paired by seed; None
+    unless both arms clear the gate (and, for NSP, both learned it)."""
+    by_label = {r['label']: r for r in rows}
+    if column not in frame or not all(
+            label in by_label and clears_gate(by_label[label], baseline)
+            for label in (arm, other)):
+        return None
+    if column == 'final_val_nsp_acc' and not (
+            nsp_learned(frame, arm) and nsp_learned(frame, other)):
+        return None
+    values = {label: dict(zip(group['seed'], group[column]))
+              for label, group in frame.groupby('label', sort=False)}
+    return paired_difference(values[arm], values[other])
 
 
 def format_difference(diff, fmt):

@@ -11,8 +11,9 @@ import pandas as pd
 from sandbox import plots
 from sandbox.experiment.frames import aggregate, records, results_frame
 from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
-                                        SIGNS, compared, format_difference,
-                                        interpret, verdict)
+                                        SIGNS, compared, contrast,
+                                        format_difference, interpret,
+                                        verdict)
 from sandbox.runs import load_run, write_text
 
 # Results-table columns: (column, header (None: results.csv only), format)
@@ -131,14 +132,17 @@ def paired_markdown(diffs, base_label):
                              disable_numparse=True) + '\n'
 
 
-def literature_markdown(experiment, diffs):
+def literature_markdown(experiment, frame, rows, baseline):
     """The literature's predictions next to the paired differences."""
     headers = {col: (header, fmt) for col, header, fmt in PAIRED_COLUMNS}
     lines = []
-    for label, (col, sign, source) in experiment.predictions.items():
+    for key, (col, sign, source) in experiment.predictions.items():
         header, fmt = headers.get(col, (col, '+.3f'))
-        diff = diffs.get(label, {}).get(col)
-        lines.append([label, f'{header}: {SIGNS[sign]} ({source})',
+        arm, other = experiment.contrast(key)
+        diff = contrast(frame, rows, arm, other, col, baseline)
+        name = arm if other == experiment.baseline_label else \
+            f'{arm} − {other}'
+        lines.append([name, f'{header}: {SIGNS[sign]} ({source})',
                       format_difference(diff, fmt) if diff else '–',
                       verdict(diff, sign, fmt.lstrip('+'))])
     cells = pd.DataFrame(lines, columns=['arm', 'predicted', 'measured',
@@ -294,9 +298,10 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                  'gate are listed, and NSP only where it was learned.', '']
     if experiment.predictions and not quick:
         text += ['### What the literature predicts, and what we measured',
-                 '', literature_markdown(experiment, diffs),
-                 '*measured*: arm − baseline, paired by seed, with its 95% '
-                 't-interval. *agrees* / *contradicts*: the interval '
+                 '', literature_markdown(experiment, frame, rows,
+                                         baseline),
+                 '*measured*: arm − baseline (a row `a − b`: a − b), '
+                 'paired by seed, with its 95% t-interval. *agrees* / *contradicts*: the interval '
                  'excludes 0 on the predicted / the other side; a '
                  'prediction of no difference is *consistent* when the '
                  'interval includes 0, which says only that no effect '

@@ -132,7 +132,8 @@ class Experiment:
             epochs matter) or 'time' (equal wall-clock budgets).
         predictions: what the literature predicts, checked against the
             paired differences: {group label: (results column, sign of
-            arm - baseline: -1, 0 or +1, the source in a few words)}.
+            arm - baseline: -1, 0 or +1, the source in a few words)}; a
+            key (arm, other) predicts arm - other instead.
     """
     name: str
     question: str
@@ -147,7 +148,7 @@ class Experiment:
     smooth: float = 0.6
     log_scale: bool = False
     x_axis: str = 'step'
-    predictions: Mapping[str, Tuple[str, int, str]] = dataclasses.field(
+    predictions: Mapping[Any, Tuple[str, int, str]] = dataclasses.field(
         default_factory=dict)
 
     def __post_init__(self):
@@ -185,18 +186,26 @@ class Experiment:
         if self.baseline is not None and self.baseline not in labels:
             raise ValueError(f'baseline {self.baseline!r} is not a group; '
                              f'groups: {labels}')
-        for label, prediction in self.predictions.items():
-            if label not in labels or label == self.baseline_label:
-                raise ValueError(f'predictions: {label!r} is not a group '
-                                 f'other than the baseline; groups: '
-                                 f'{labels}')
+        for key, prediction in self.predictions.items():
+            arm, other = self.contrast(key)
+            if arm not in labels or other not in labels or arm == other:
+                raise ValueError(f'predictions: {key!r} is not a group '
+                                 f'other than the baseline, or a pair of '
+                                 f'two groups; groups: {labels}')
             if not (isinstance(prediction, tuple) and len(prediction) == 3
                     and prediction[1] in (-1, 0, 1)):
-                raise ValueError(f'predictions[{label!r}] must be (column, '
+                raise ValueError(f'predictions[{key!r}] must be (column, '
                                  f'sign -1/0/+1, source), got '
                                  f'{prediction!r}')
         for quick in (False, True):  # every value, both sizes, up front
             self.runs(quick)
+
+    def contrast(self, key):
+        """(arm, other) a predictions key compares: other is the baseline
+        unless the key is a pair."""
+        if isinstance(key, tuple) and len(key) == 2:
+            return key
+        return key, self.baseline_label
 
     def points(self):
         """[(label, {axis: choice label}, settings)] of the grid, in order."""
