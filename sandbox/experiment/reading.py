@@ -5,7 +5,7 @@ Judgement only, on the runs' DataFrame and aggregated rows: no files, no
 TensorFlow.
 """
 from sandbox.experiment.stats import (is_established, paired_difference,
-                                      paired_differences, t_interval)
+                                      t_interval)
 
 # Seeds every group needs before any difference is claimed
 MIN_SEEDS_TO_RANK = 3
@@ -48,20 +48,13 @@ def compared(frame, rows, base_label, baseline):
     Empty when the baseline arm itself has not cleared the gate. NSP
     differences only between arms whose NSP has been learned.
     """
-    by_label = {r['label']: r for r in rows}
-    base = by_label.get(base_label)
-    if base is None or not clears_gate(base, baseline):
-        return {}
     out = {}
-    for col, _, _ in PAIRED_COLUMNS:
-        nsp = col == 'final_val_nsp_acc'
-        if col not in frame or (nsp and not nsp_learned(frame, base_label)):
-            continue
-        for label, diff in paired_differences(frame, base_label,
-                                              col).items():
-            if clears_gate(by_label[label], baseline) and (
-                    not nsp or nsp_learned(frame, label)):
-                out.setdefault(label, {})[col] = diff
+    for row in rows:
+        for col, _, _ in PAIRED_COLUMNS:
+            diff = None if row['label'] == base_label else contrast(
+                frame, rows, row['label'], base_label, col, baseline)
+            if diff is not None:
+                out.setdefault(row['label'], {})[col] = diff
     return out
 
 
