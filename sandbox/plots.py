@@ -232,10 +232,11 @@ def _group_curves(ax, runs, key, val_key, c, label, smooth):
 def _curves_panel(ax, panel, baseline, log, xlabel):
     """A panel's baseline line, labels and log ticks."""
     title, _, _, base_key, base_label = panel
-    if baseline is not None:
-        ax.axhline(baseline[base_key], color='0.3', ls='--', lw=1,
-                   label=f'{base_label} {baseline[base_key]:.2f}')
-        ax.legend(loc='upper right', fontsize=8, handlelength=1.5)
+    if baseline is not None:  # the arms are in the figure's legend
+        line = ax.axhline(baseline[base_key], color='0.3', ls='--', lw=1,
+                          label=f'{base_label} {baseline[base_key]:.2f}')
+        ax.legend(handles=[line], loc='upper right', fontsize=8,
+                  handlelength=1.5)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel('cross-entropy')

@@ -100,6 +100,17 @@ def test_show_heatmaps_leaves_missing_cells_blank():
     assert sum(len(ax.images) for ax in fig.axes) == 3
 
 
+def test_each_panel_names_its_baseline_line_and_the_figure_the_arms(
+        fake_runs):
+    groups = [(label, [r['metrics'] for r in group])
+              for label, group in load_groups(fake_runs)]
+    fig = C.plot_curves(groups, baseline={'mlm_l': 6.7, 'nsp_l': 0.69})
+    for ax, text in zip(fig.axes[:2], ('unigram 6.70', 'chance 0.69')):
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [text]
+    arms = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert arms[:len(groups)] == [label for label, _ in groups]
+
+
 def test_plot_curves_facets_beyond_four_groups_and_reads_x():
     rows = [[{'step': s, 'x': s / 10, 'mlm_l': 10.0 - s + g, 'nsp_l': 0.7}
              for s in (1, 2, 3)] for g in range(5)]
