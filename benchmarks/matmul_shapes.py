@@ -11,7 +11,6 @@ peak that its executed matmuls reach even with nothing else in the step.
 """
 import argparse
 import statistics
-import time
 from typing import NamedTuple
 
 import tensorflow as tf
@@ -58,16 +57,9 @@ def step_matmuls(*args, **kwargs):
 
 def seconds_alone(mm, dtype=tf.float32, repeats=10):
     """Median seconds of one product of `mm`'s shape, timed alone."""
-    a = tf.cast(tf.random.normal((mm.batch, mm.m, mm.k)), dtype)
-    b = tf.cast(tf.random.normal((mm.batch, mm.k, mm.n)), dtype)
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)[0, 0]))
-    product(a, b).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product(a, b).numpy()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    from train_step import matmul_times  # the sibling benchmark's
+    return statistics.median(matmul_times(
+        (mm.batch, mm.m, mm.k), (mm.batch, mm.k, mm.n), dtype, repeats))
 
 
 def ceiling(matmuls, dtype=tf.float32):

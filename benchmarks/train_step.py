@@ -310,17 +310,25 @@ def _mm_dtype(dtype):
         dtype, 'float32')
 
 
-def matmul_peak(dtype, n=2048, repeats=5):
-    """GFLOP/s of an n x n x n matmul in the policy's compute dtype."""
-    a = tf.cast(tf.random.normal((n, n)), _mm_dtype(dtype))
-    b = tf.cast(tf.random.normal((n, n)), _mm_dtype(dtype))
-    mm = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)[0]))
+def matmul_times(a_shape, b_shape, dtype='float32', repeats=5):
+    """Seconds of each of `repeats` products [a_shape] x [b_shape] in
+    `dtype`, after one untimed."""
+    a = tf.cast(tf.random.normal(a_shape), dtype)
+    b = tf.cast(tf.random.normal(b_shape), dtype)
+    first = (0,) * (len(a_shape) - 1)  # the product's first row
+    mm = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)[first]))
     mm(a, b).numpy()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         mm(a, b).numpy()
         times.append(time.perf_counter() - start)
+    return times
+
+
+def matmul_peak(dtype, n=2048, repeats=5):
+    """GFLOP/s of an n x n x n matmul in the policy's compute dtype."""
+    times = matmul_times((n, n), (n, n), _mm_dtype(dtype), repeats)
     return 2 * n ** 3 / min(times) / 1e9
 
 
