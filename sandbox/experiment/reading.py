@@ -4,8 +4,8 @@ the literature's predictions, and the paragraph that says what they show.
 Judgement only, on the runs' DataFrame and aggregated rows: no files, no
 TensorFlow.
 """
-from sandbox.experiment.stats import (is_established, paired_difference,
-                                      t_interval)
+from sandbox.experiment.stats import (by_seed, is_established,
+                                      paired_difference, t_interval)
 
 # Seeds every group needs before any difference is claimed
 MIN_SEEDS_TO_RANK = 3
@@ -69,8 +69,7 @@ def contrast(frame, rows, arm, other, column, baseline):
     if column == 'final_val_nsp_acc' and not (
             nsp_learned(frame, arm) and nsp_learned(frame, other)):
         return None
-    values = {label: dict(zip(group['seed'], group[column]))
-              for label, group in frame.groupby('label', sort=False)}
+    values = by_seed(frame, column)
     return paired_difference(values[arm], values[other])
 
 

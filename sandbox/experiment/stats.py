@@ -69,8 +69,13 @@ def paired_differences(frame, baseline_label, metric, confidence=0.95):
     Args:
         frame: frames.results_frame's DataFrame (label, seed, metric).
     """
-    by_label = {label: dict(zip(group['seed'], group[metric]))
-                for label, group in frame.groupby('label', sort=False)}
+    by_label = by_seed(frame, metric)
     base = by_label[baseline_label]
     return {label: paired_difference(values, base, confidence)
             for label, values in by_label.items() if label != baseline_label}
+
+
+def by_seed(frame, metric):
+    """{label: {seed: metric}} of frames.results_frame's DataFrame."""
+    return {label: dict(zip(group['seed'], group[metric]))
+            for label, group in frame.groupby('label', sort=False)}
