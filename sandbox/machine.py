@@ -14,6 +14,9 @@ INSTRUCTION_SETS = (('AVX2', 'avx2'), ('AVX-512', 'avx512f'),
                     ('AVX512_BF16', 'avx512_bf16'), ('AMX', 'amx_tile'))
 # Flags of native bfloat16 arithmetic on x86 CPUs
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
+# Variables that cap the instructions oneDNN, MKL and PyTorch's ATen use
+ISA_CAPS = ('ONEDNN_MAX_CPU_ISA', 'MKL_ENABLE_INSTRUCTIONS',
+            'ATEN_CPU_CAPABILITY')
 
 
 @functools.lru_cache(maxsize=None)
@@ -42,8 +45,19 @@ def native_bf16(flags=None):
     return any(flag in flags for flag in BF16_FLAGS)
 
 
-def describe():
-    """'Intel(R) Xeon(R) Processor, 2 CPUs, AVX2 AVX-512 AVX512_BF16 AMX'."""
+def isa_caps(environ=None):
+    """The instruction caps set, e.g. 'ONEDNN_MAX_CPU_ISA=AVX2' ('' if none)."""
+    environ = os.environ if environ is None else environ
+    return ' '.join(f'{k}={environ[k]}' for k in ISA_CAPS if environ.get(k))
+
+
+def describe(environ=None):
+    """'Intel(R) Xeon(R) Processor, 2 CPUs, AVX2 AVX-512 AVX512_BF16 AMX'.
+
+    A cap on the instructions the libraries use is named after the sets.
+    """
     model, flags = cpu_info()
     isa = ' '.join(instruction_sets(flags)) or 'no AVX2 (or flags unknown)'
-    return f'{model}, {os.cpu_count()} CPUs, {isa}'
+    caps = isa_caps(environ)
+    capped = f' (capped: {caps})' if caps else ''
+    return f'{model}, {os.cpu_count()} CPUs, {isa}{capped}'

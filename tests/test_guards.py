@@ -123,7 +123,11 @@ def test_machine_reads_instruction_sets(tmp_path):
     assert machine.instruction_sets(amx) == ['AVX2', 'AVX-512',
                                              'AVX512_BF16', 'AMX']
     assert machine.native_bf16(amx)
-    assert machine.describe().count(',') >= 2
+    assert machine.describe({}).count(',') >= 2
+    assert 'capped' not in machine.describe({'ONEDNN_MAX_CPU_ISA': ''})
+    assert machine.describe({'ONEDNN_MAX_CPU_ISA': 'AVX2',
+                             'ATEN_CPU_CAPABILITY': 'avx2'}).endswith(
+        ' (capped: ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2)')
 
 
 def test_emulated_bfloat16_warns_on_a_cpu_without_it(monkeypatch):
