@@ -47,6 +47,16 @@ def table(results, columns=tuple(c for c, *_ in X.RESULT_COLUMNS)):
     return frame, F.records(F.aggregate(frame, columns))
 
 
+def test_each_run_keeps_its_machine_and_the_note_counts_them():
+    runs = [result('a', 0), result('a', 1), result('b', 0)]
+    runs[0]['machine'] = runs[1]['machine'] = 'AMD EPYC, 2 CPUs, AVX2'
+    frame = F.results_frame(runs)
+    assert list(frame['machine']) == ['AMD EPYC, 2 CPUs, AVX2'] * 2 + [
+        F.NOT_RECORDED]
+    assert F.machines_note(frame) == ('AMD EPYC, 2 CPUs, AVX2: 2 runs; '
+                                      'not recorded: 1 run')
+
+
 def test_aggregate_gives_mean_and_sample_std_over_seeds():
     _, rows = table([result('a', 0, x=1.0, y=None),
                      result('b', 0, x=10.0, y=4.0),

@@ -69,6 +69,8 @@ def test_run_experiment_end_to_end(finished_sweep):
     stored = json.loads((run / 'result.json').read_text())
     assert stored['configs']['train']['nsp_weight'] == 0.0
     assert stored['metrics']['steps'] == 3
+    from sandbox import machine
+    assert stored['machine'] == machine.describe()
     # Embeddings (token, segment, position) and the untied decoder
     model = stored['configs']['model']
     V = json.loads((run / 'config.json').read_text())['vocab_size']
@@ -78,6 +80,7 @@ def test_run_experiment_end_to_end(finished_sweep):
         V * H + 2 * H + model['max_len'] * H + H * V + V
     readme = squeeze((out / 'README.md').read_text())
     assert '| nsp_weight=1 | 2 |' in readme
+    assert f'({machine.describe()}: 4 runs)' in readme
     # --quick is a smoke test: nothing compared, no paired figure
     assert 'nothing is compared or ranked' in readme
     assert 'Paired differences' not in readme

@@ -19,6 +19,17 @@ def _cell(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+# The machine of a run that predates its recording in result.json
+NOT_RECORDED = 'not recorded'
+
+
+def machines_note(frame):
+    """'AMD EPYC, 2 CPUs, AVX2 AVX-512: 4 runs; not recorded: 2 runs'."""
+    counts = frame['machine'].value_counts(sort=False)
+    return '; '.join(f'{m}: {n} run{"s" if n > 1 else ""}'
+                     for m, n in counts.items())
+
+
 def results_frame(results):
     """Run results (result.json dicts) as a DataFrame, a row a run.
 
@@ -28,7 +39,9 @@ def results_frame(results):
     rows = []
     for result in results:
         row = {'name': result['name'], 'label': result['label'],
-               'seed': result['seed'], **result.get('point', {})}
+               'seed': result['seed'],
+               'machine': result.get('machine', NOT_RECORDED),
+               **result.get('point', {})}
         row.update({f'{section}.{field}': _cell(value)
                     for section, fields in result.get('configs', {}).items()
                     for field, value in fields.items()})

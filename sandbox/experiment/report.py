@@ -9,7 +9,8 @@ import collections
 import pandas as pd
 
 from sandbox import plots
-from sandbox.experiment.frames import aggregate, records, results_frame
+from sandbox.experiment.frames import (aggregate, machines_note, records,
+                                      results_frame)
 from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
                                         SIGNS, compared, contrast,
                                         format_difference, interpret,
@@ -284,8 +285,10 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
              '*top-1/top-5*, MLM accuracy with every chosen word '
              '`<mask>`-ed; *crane cos*, d2l\'s "crane" bird vs machine. '
              '*pairs/s* (the first, tracing step left out) and *wall s* '
-             'are clock times on the machine that ran the sweep; on a '
-             'shared CPU they are noisy. Per-run numbers: `runs.csv`; '
+             'are clock times on the machines that ran the runs '
+             f'({machines_note(frame)}); on a shared CPU they are noisy, '
+             'and across machines they do not compare. Per-run numbers '
+             '(with each run\'s machine): `runs.csv`; '
              'per-step metrics and per-layer probes: `runs/<run>/`.', '']
     if diffs:
         text += ['### Paired differences from the baseline arm', '',

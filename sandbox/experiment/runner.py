@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple, Optional
 
 import keras
 
-from sandbox import plots
+from sandbox import machine, plots
 from sandbox.callbacks import write_hparams
 from sandbox.config import SEED_KEYS
 from sandbox.data import load_corpus
@@ -217,7 +217,8 @@ def execute(run, run_dir, options=RunOptions()):
         (run_dir / 'model.keras').unlink(missing_ok=True)
     result = {'name': run.name, 'label': run.label, 'seed': run.seed,
               'point': run.point, 'settings': _normal(run.settings),
-              'configs': run.configs.to_dict(), 'metrics': metrics}
+              'configs': run.configs.to_dict(), 'metrics': metrics,
+              'machine': machine.describe()}
     write_part(run_dir, 'result', result)
     del out
     keras.backend.clear_session()
