@@ -119,6 +119,36 @@ def test_interpret_reads_paired_intervals():
         '`nsp_weight=1` (0.800)' in text
 
 
+def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
+    e = make(baseline='nsp_weight=1')
+    runs = [result(label, s, final_val_mlm_l=final, best_val_mlm_l=best,
+                   final_val_mlm_acc=0.2, final_val_nsp_acc=0.5,
+                   pairs_per_sec=speed)
+            for label, final, best, speed in (
+                ('nsp_weight=1', 6.5, 5.5, 100.0),
+                ('nsp_weight=0', 5.0, 4.95, 200.0))
+            for s in range(3)]
+    frame, rows = table(runs)
+    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    assert ('`nsp_weight=1` overfits: its validation MLM loss ends 1.000 '
+            'nats above its best (6.500 against 5.500, means over seeds).'
+            ) in text
+    assert 'nsp_weight=0` overfits' not in text  # 0.05 above: noise
+    assert 'not corrected for the 1 arm compared' in text
+    # speeds of unrecorded machines are not compared; of one machine, are
+    assert 'Training speed' not in text
+    for r in runs:
+        r['machine'] = 'AMD EPYC, 2 CPUs, AVX2'
+    frame, rows = table(runs)
+    assert ('Training speed ranges 100 pairs/s (`nsp_weight=1`) to 200 '
+            '(`nsp_weight=0`), all on AMD EPYC, 2 CPUs, AVX2.') in \
+        R.interpret(e, frame, rows, 'At size:', BASE)
+    runs[0]['machine'] = 'Intel Xeon, 2 CPUs, AVX2'
+    frame, rows = table(runs)
+    assert 'Training speed' not in R.interpret(e, frame, rows, 'At size:',
+                                               BASE)
+
+
 def test_interpret_names_unequal_seed_counts():
     # A sweep still running: the baseline and one arm at 2 seeds, one at 1
     e = make(baseline='nsp_weight=1')

@@ -4,6 +4,7 @@ the literature's predictions, and the paragraph that says what they show.
 Judgement only, on the runs' DataFrame and aggregated rows: no files, no
 TensorFlow.
 """
+from sandbox.experiment.frames import NOT_RECORDED
 from sandbox.experiment.stats import (by_seed, is_established,
                                       paired_difference, t_interval)
 
@@ -15,6 +16,9 @@ MIN_SEEDS_TO_RANK = 3
 # interval above chance
 GATE_MARGIN = 0.1
 NSP_LEARNED = 0.55
+# An arm overfits when its final validation MLM loss ends this many nats
+# above its best
+OVERFIT_MARGIN = 0.1
 # (column, header, format) of the paired differences from the baseline arm
 PAIRED_COLUMNS = (('final_val_mlm_l', 'Δ val MLM loss', '+.3f'),
                   ('final_val_mlm_acc', 'Δ val MLM acc', '+.3f'),
@@ -117,8 +121,9 @@ def interpret(experiment, frame, rows, size_note, baseline=None):
                 rows[0])
     diffs = compared(frame, rows, base['label'], baseline)
     return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
-                     *_on_differences(diffs, base), *_on_nsp(frame, rows),
-                     *_on_the_probes(rows), *_on_speed(rows)])
+                     *_on_differences(diffs, base), *_on_overfitting(rows),
+                     *_on_nsp(frame, rows), *_on_the_probes(rows),
+                     *_on_speed(frame, rows)])
 
 
 def _on_the_gate(rows, base, baseline):
@@ -165,8 +170,20 @@ def _on_differences(diffs, base):
         return [head, 'every interval includes 0: no difference from the '
                 'baseline arm is established at this number of seeds.']
     return [head, 'the interval excludes 0 for ' + '; '.join(found) +
-            f' (p < 0.05 each, not corrected for the {len(diffs)} arms '
-            'compared).']
+            f' (p < 0.05 each, not corrected for the {len(diffs)} '
+            f'arm{"s" if len(diffs) > 1 else ""} compared).']
+
+
+def _on_overfitting(rows):
+    """Arms whose validation MLM loss ends well above its best."""
+    over = [r for r in rows if r.get('best_val_mlm_l_mean') is not None
+            and r['final_val_mlm_l_mean'] - r['best_val_mlm_l_mean']
+            > OVERFIT_MARGIN]
+    return [f'`{r["label"]}` overfits: its validation MLM loss ends '
+            f'{r["final_val_mlm_l_mean"] - r["best_val_mlm_l_mean"]:.3f} '
+            f'nats above its best ({r["final_val_mlm_l_mean"]:.3f} against '
+            f'{r["best_val_mlm_l_mean"]:.3f}, means over seeds).'
+            for r in over]
 
 
 def _on_nsp(frame, rows):
@@ -226,11 +243,16 @@ def _on_the_probes(rows):
     return parts
 
 
-def _on_speed(rows):
-    """A sentence on training speed, where the arms differ."""
+def _on_speed(frame, rows):
+    """A sentence on training speed, where the arms differ, if every run
+    ran on one recorded machine (speeds on two machines do not compare)."""
+    machines = set(frame['machine']) if 'machine' in frame else set()
+    if len(machines) != 1 or NOT_RECORDED in machines:
+        return []
     speed = sorted((r['pairs_per_sec_mean'], f'`{r["label"]}`')
                    for r in rows)
     if speed[-1][0] > 1.15 * speed[0][0]:
         return [f'Training speed ranges {speed[0][0]:.0f} pairs/s '
-                f'({speed[0][1]}) to {speed[-1][0]:.0f} ({speed[-1][1]}).']
+                f'({speed[0][1]}) to {speed[-1][0]:.0f} ({speed[-1][1]}), '
+                f'all on {machines.pop()}.']
     return []
