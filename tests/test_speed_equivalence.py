@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings, strategies as st
 
 from sandbox import loss as L
 from sandbox import layers, model as M
@@ -269,3 +270,34 @@ def test_layer_norm_equals_keras_in_values_and_gradients(shape):
         results.append([y, *tape.gradient(total, [x, ln.gamma, ln.beta])])
     for a, b in zip(*results):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-12, 12, width=32), min_size=1, max_size=40),
+       st.sampled_from(['float32', 'bfloat16']))
+def test_gelu_equals_keras_exact_gelu_in_values_and_gradients(xs, dtype):
+    x = tf.constant(xs, dtype)
+    results = []
+    for gelu in (layers.gelu,
+                 lambda v: keras.activations.gelu(v, approximate=False)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = gelu(x)
+        results.append([y, tape.gradient(y, x)])
+    assert results[0][0].dtype == x.dtype
+    tol = {'float32': 2e-6, 'bfloat16': 2e-2}[dtype]
+    for a, b in zip(*results):
+        np.testing.assert_allclose(tf.cast(a, tf.float32).numpy(),
+                                   tf.cast(b, tf.float32).numpy(),
+                                   atol=tol, rtol=tol)
+
+
+def test_gelu_gradient_at_known_points():
+    # GELU'(0) = 1/2; GELU'(x) -> 1 for large x and -> 0 for very negative x
+    z = tf.constant([0.0, 12.0, -12.0])
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        y = layers.gelu(z)
+    np.testing.assert_allclose(tape.gradient(y, z).numpy(), [0.5, 1.0, 0.0],
+                               atol=1e-6)
+    np.testing.assert_allclose(y.numpy(), [0.0, 12.0, 0.0], atol=1e-6)
