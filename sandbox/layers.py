@@ -73,7 +73,7 @@ def gelu_grad(x, cdf, dy):
 @tf.custom_gradient
 def gelu(x):
     """Exact (erf) GELU, x Φ(x), with a hand-written gradient: Keras's
-    autodiff of it takes 1.6x as long, forward and backward (measured by
+    autodiff of it takes 1.5-1.6x as long, forward and backward (measured by
     benchmarks/elementwise.py); the same values up to rounding."""
     cdf = normal_cdf(x)
     return x * cdf, lambda dy: gelu_grad(x, cdf, dy)
