@@ -149,6 +149,21 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
                                                BASE)
 
 
+def test_the_collapse_sentence_counts_the_seeds_that_collapsed():
+    e = make(baseline='nsp_weight=1')
+    runs = [result(label, s, final_val_mlm_l=5.0, final_val_mlm_acc=0.2,
+                   final_val_nsp_acc=0.5, pairs_per_sec=100.0,
+                   probe_collapsed=float(label == 'nsp_weight=0' and s == 3))
+            for label in ('nsp_weight=1', 'nsp_weight=0') for s in range(5)]
+    text = R.interpret(e, *table(runs), 'At size:', BASE)
+    assert 'The collapse check fires for `nsp_weight=0` (1 of its 5 seeds):' \
+        in text
+    for r in runs:
+        r['metrics']['probe_collapsed'] = 1.0
+    text = R.interpret(e, *table(runs), 'At size:', BASE)
+    assert 'The collapse check fires for every group:' in text
+
+
 def test_interpret_names_unequal_seed_counts():
     # A sweep still running: the baseline and one arm at 2 seeds, one at 1
     e = make(baseline='nsp_weight=1')

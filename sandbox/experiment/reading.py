@@ -230,11 +230,14 @@ def _on_the_probes(rows):
             f'{sims[-1][0]:.2f} ({sims[-1][1]}), against an anisotropy '
             f'baseline of {aniso[0]}' +
             (f'-{aniso[-1]}.' if len(aniso) > 1 else '.'))
-    collapsed = [r['label'] for r in rows
-                 if (r.get('probe_collapsed_mean') or 0) > 0]
+    collapsed = [r for r in rows if (r.get('probe_collapsed_mean') or 0) > 0]
     if collapsed:
-        which = 'every group' if len(collapsed) == len(rows) else \
-            ', '.join(f'`{label}`' for label in collapsed)
+        seeds = [round(r['probe_collapsed_mean'] * r['n']) for r in collapsed]
+        which = ('every group' if len(collapsed) == len(rows) and all(
+            k == r['n'] for k, r in zip(seeds, collapsed)) else ', '.join(
+            f'`{r["label"]}`' + ('' if k == r['n'] else
+                                 f' ({k} of its {r["n"]} seeds)')
+            for k, r in zip(seeds, collapsed)))
         parts.append(
             f'The collapse check fires for {which}: at masked positions '
             'the predictions stay close to the training unigram (or mostly '
