@@ -105,9 +105,10 @@ def test_pandas_aggregation_equals_the_former_tables():
     old = {row['label']: row for row in csv.DictReader(
         (ROOT / 'tests' / 'data' /
          'nsp_results_before_pandas.csv').open())}
-    table = F.aggregate(F.load_results(ROOT / 'plots' / 'nsp'),
-                        [c[:-5] for c in next(iter(old.values()))
-                         if c.endswith('_mean')])
+    runs = F.load_results(ROOT / 'plots' / 'nsp')
+    runs = runs[runs['seed'] < 3]  # the seeds shipped then (0-2 of 0-4)
+    table = F.aggregate(runs, [c[:-5] for c in next(iter(old.values()))
+                               if c.endswith('_mean')])
     assert set(table['label']) == set(old)
     compared = 0
     for _, row in table.iterrows():
