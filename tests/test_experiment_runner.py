@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from sandbox import machine
 from sandbox.experiment import runner as X
 from tests.conftest import make_experiment as make
 
@@ -69,7 +70,6 @@ def test_run_experiment_end_to_end(finished_sweep):
     stored = json.loads((run / 'result.json').read_text())
     assert stored['configs']['train']['nsp_weight'] == 0.0
     assert stored['metrics']['steps'] == 3
-    from sandbox import machine
     assert stored['machine'] == machine.describe()
     # Embeddings (token, segment, position) and the untied decoder
     model = stored['configs']['model']

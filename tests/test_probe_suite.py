@@ -17,7 +17,7 @@ def tiny(synthetic_dir):
     """A tiny untrained BERT, the synthetic vocabulary and its sentences."""
     _, vocab = data.load_corpus(synthetic_dir, 'train', min_freq=1,
                                 verify=False)
-    # seeded: whether an untrained net collapses depends on its weights
+    # seeded: the same weights whatever the order the tests run in
     keras.utils.set_random_seed(0)
     net = bert_from_config(ModelConfig(num_hiddens=8, ffn_num_hiddens=16,
                                        num_heads=2, num_blks=2, max_len=64),
