@@ -82,6 +82,12 @@ def variants(tokens, hidden, ffn):
     }
 
 
+def largest_difference(grads, others):
+    """The largest absolute difference between two lists of gradients."""
+    return max(float(tf.reduce_max(tf.abs(a - b)))
+               for a, b in zip(grads, others))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--tokens', type=int, default=round(128 * 64 * 0.72),
@@ -103,8 +109,8 @@ def main(argv=None):
     print(f'{args.tokens} tokens, hidden {args.hidden}, ffn {args.ffn}; '
           f'forward + backward, median of {args.rounds} alternating rounds')
     for name, (*_, ref) in runs.items():
-        diff = '' if ref is None else ', largest gradient difference ' + (
-            f'{max(float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(grads[name], grads[ref])):.1e}')
+        diff = '' if ref is None else (', largest gradient difference '
+                                       f'{largest_difference(grads[name], grads[ref]):.1e}')
         print(f'  {name:36s} {1e3 * statistics.median(times[name]):6.2f} '
               f'ms{diff}')
 

@@ -249,7 +249,7 @@ def _on_the_probes(rows):
 def _on_speed(frame, rows):
     """A sentence on training speed, where the arms differ, if every run
     ran on one recorded machine (speeds on two machines do not compare)."""
-    machines = set(frame['machine']) if 'machine' in frame else set()
+    machines = set(frame['machine'])  # results_frame always has it
     if len(machines) != 1 or NOT_RECORDED in machines:
         return []
     speed = sorted((r['pairs_per_sec_mean'], f'`{r["label"]}`')
