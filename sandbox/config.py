@@ -130,8 +130,7 @@ class ModelConfig(_Config):
     # 'keras' (glorot kernels, zero biases) or 'bert' (all N(0, 0.02))
     init: str = 'd2l'
     # Std of the token, segment and position embeddings' normal init;
-    # None: the init's (N(0, 1); 'bert' 0.02), and for a tied decoder a
-    # token embedding at num_hiddens ** -0.5 (so its logits start at std 1)
+    # None: the init's (N(0, 1); 'bert' 0.02), tied decoder or not
     embedding_std: Optional[float] = None
 
     def __post_init__(self):

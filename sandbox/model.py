@@ -126,10 +126,12 @@ class MaskLM(keras.layers.Layer):
     """d2l's masked LM head: Dense, ReLU, LayerNorm, Dense(vocab)."""
 
     def __init__(self, vocab_size, num_hiddens, tie_weights=False,
-                 init='d2l', **kwargs):
+                 init='d2l', logit_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.tie_weights, self.init = tie_weights, init
+        # Tied logits are (Y @ embeddings.T) * logit_scale + bias
+        self.logit_scale = logit_scale
         dtype = self.dtype_policy
         dense = dense_init(init, num_hiddens)
         self.dense = keras.layers.Dense(num_hiddens, activation='relu',
@@ -159,10 +161,9 @@ class MaskLM(keras.layers.Layer):
         Y = self.features(X, pred_positions)  # (B, P, H)
         if not self.tie_weights:
             return self.decoder(Y)  # (B, P, V)
-        if embeddings is None:
-            raise ValueError('MaskLM(tie_weights=True) needs `embeddings`')
-        Y = tf.matmul(Y, tf.cast(embeddings, Y.dtype), transpose_b=True)
-        return tf.cast(Y, tf.float32) + self.decoder_bias  # (B, P, V)
+        kernel, bias = self.decoder_weights(embeddings)  # (H, V), (V,)
+        Y = tf.matmul(Y, tf.cast(kernel, Y.dtype))
+        return tf.cast(Y, tf.float32) + bias  # (B, P, V)
 
     def features(self, X, pred_positions):
         """The decoder's input (B, P, H) at pred_positions (B, P) of X."""
@@ -178,14 +179,17 @@ class MaskLM(keras.layers.Layer):
                     tf.convert_to_tensor(self.decoder.bias))
         if embeddings is None:
             raise ValueError('MaskLM(tie_weights=True) needs `embeddings`')
-        return (tf.transpose(tf.convert_to_tensor(embeddings)),
-                tf.convert_to_tensor(self.decoder_bias))
+        kernel = tf.transpose(tf.convert_to_tensor(embeddings))  # (H, V)
+        if self.logit_scale != 1:
+            kernel = kernel * tf.cast(self.logit_scale, kernel.dtype)
+        return kernel, tf.convert_to_tensor(self.decoder_bias)
 
     def get_config(self):
         """Constructor arguments, for saving."""
         return {**super().get_config(), 'vocab_size': self.vocab_size,
                 'num_hiddens': self.num_hiddens,
-                'tie_weights': self.tie_weights, 'init': self.init}
+                'tie_weights': self.tie_weights, 'init': self.init,
+                'logit_scale': self.logit_scale}
 
 
 @register
@@ -231,16 +235,15 @@ class BERTModel(keras.Model):
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
             dropout, max_len, attention_dropout, norm_first, activation,
             init, embedding_std, dtype=dtype, name='encoder')
-        if tie_weights and init != 'bert' and embedding_std is None:
-            # Tied logits are h . e over num_hiddens unit-variance features:
-            # N(0, 1) embeddings start them at std sqrt(num_hiddens) (an
-            # MLM loss near 60); std num_hiddens ** -0.5 starts them at 1
-            self.encoder.token_embedding.embeddings_initializer = \
-                keras.initializers.RandomNormal(stddev=num_hiddens ** -0.5)
         self.hidden = keras.layers.Dense(num_hiddens, activation='tanh',
                                          dtype=dtype, name='hidden',
                                          **dense_init(init, num_hiddens))
+        # Tied logits are h . e over num_hiddens unit-variance features:
+        # N(0, 1) embeddings start them at std sqrt(num_hiddens) (an MLM
+        # loss near 60), so they are scaled by num_hiddens ** -0.5, as in
+        # T5; BERT's init (embeddings at 0.02) ties them unscaled
         self.mlm = MaskLM(vocab_size, num_hiddens, tie_weights, init,
+                          1.0 if init == 'bert' else num_hiddens ** -0.5,
                           dtype=dtype, name='mlm')
         self.nsp = NextSentencePred(num_hiddens, init, dtype=dtype,
                                     name='nsp')

@@ -186,8 +186,10 @@ def test_tie_weights_shares_the_embedding():
     X = net.mlm.ln(net.mlm.dense(tf.gather(
         net.encoder(tokens, segments, valid_lens), pred_positions,
         batch_dims=1)))
+    # scaled by 1 / sqrt(H), as in T5
     np.testing.assert_allclose(
-        mlm_Y_hat, X @ tf.transpose(emb) + net.mlm.decoder_bias, atol=1e-5)
+        mlm_Y_hat, X @ tf.transpose(emb) * H ** -0.5 + net.mlm.decoder_bias,
+        atol=1e-5)
 
 
 def test_bert_from_config():
@@ -434,11 +436,31 @@ def test_embedding_std_sets_every_embedding_tied_or_not(tie_weights):
                    (enc.pos_embedding, 0.05)):
         assert np.std(w.numpy()) == pytest.approx(0.125, rel=rel), w.name
     assert net.get_config()['embedding_std'] == 0.125
-    # Without it, a tied decoder's token embedding starts at 1/sqrt(64)
+    # Without it, every embedding starts at N(0, 1), tied decoder or not
     default = M.bert_from_config(c.replace(embedding_std=None), 4000)
     default(*make_inputs())
-    expected = 0.125 if tie_weights else 1.0
-    assert np.std(default.encoder.token_embedding.embeddings.numpy()) == \
-        pytest.approx(expected, rel=0.05)
-    assert np.std(default.encoder.pos_embedding.numpy()) == \
-        pytest.approx(1.0, rel=0.05)
+    for w in (default.encoder.token_embedding.embeddings,
+              default.encoder.pos_embedding):
+        assert np.std(w.numpy()) == pytest.approx(1.0, rel=0.05), w.name
+
+
+@pytest.mark.parametrize('init, scale', [('d2l', 64 ** -0.5),
+                                         ('keras', 64 ** -0.5),
+                                         ('bert', 1.0)])
+def test_tied_logits_start_at_unit_scale(init, scale):
+    # Tied logits h . e / sqrt(H) over H LayerNorm'd features and N(0, 1)
+    # embeddings start at std 1, as an untied d2l decoder's near 0.58;
+    # BERT's 0.02 embeddings are tied unscaled
+    c = ModelConfig(num_hiddens=64, ffn_num_hiddens=64, num_heads=2,
+                    num_blks=1, max_len=64, tie_weights=True, init=init)
+    keras.utils.set_random_seed(0)
+    net = M.bert_from_config(c, vocab_size=4000)
+    assert net.mlm.logit_scale == scale
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(5, 4000, size=(64, 32))
+    positions = rng.integers(1, 32, size=(64, 5))
+    _, mlm_Y_hat, _ = net(tokens, np.zeros_like(tokens), np.full(64, 32),
+                          positions, training=False)
+    emb_std = 1.0 if init != 'bert' else 0.02 * 0.88  # truncated at 2 std
+    expected = scale * 64 ** 0.5 * emb_std
+    assert float(np.std(mlm_Y_hat)) == pytest.approx(expected, rel=0.08)
