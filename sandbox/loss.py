@@ -63,15 +63,17 @@ def linear_cross_entropy(Y, kernel, bias, labels):
     """Cross-entropy and hits of softmax(Y @ kernel + bias), fused, per row.
 
     Y (N, H) in the compute dtype (float32, or bfloat16 under mixed
-    precision: the matmuls then run in bfloat16, the softmax in float32);
-    kernel (H, V), bias (V,); labels (N,) int. Returns float32 (N,)
-    cross-entropies and (N,) hits (1. where the argmax is the label).
+    precision: the matmuls then run in bfloat16, the exponentials in
+    float32); kernel (H, V), bias (V,); labels (N,) int. Returns float32
+    (N,) cross-entropies and (N,) hits (1. where the argmax is the label).
 
     The same values as sparse_softmax_cross_entropy_with_logits on the
-    logits, up to rounding, at a fraction of the cost: the softmax is
-    oneDNN's, the forward pass keeps only softmax - one_hot (N, V) for the
-    backward pass, and the backward pass feeds it straight to the two
-    matmuls, scaling the (N, H) side instead of the (N, V) one.
+    logits, up to rounding, at a fraction of the cost. The forward pass
+    keeps only E = exp(logits - max) (N, V) for the backward pass, never
+    normalised: softmax - one_hot = E / S - one_hot, so the backward pass
+    feeds E straight to the two matmuls, scaling the (N, H) side by 1 / S
+    instead of the (N, V) one, and adds the one-hot part as a gather and
+    a segment sum over the N labels.
     """
     return _linear_cross_entropy(Y, kernel, bias, tf.cast(labels, tf.int32))
 
@@ -82,29 +84,35 @@ def _linear_cross_entropy(Y, kernel, bias, labels):
     logits = tf.nn.bias_add(tf.matmul(Y, W), tf.cast(bias, Y.dtype))  # N,V
     logits = tf.cast(logits, tf.float32)  # (N, V)
     top = tf.argmax(logits, -1, output_type=tf.int32)  # (N,)
-    probs = tf.nn.softmax(logits)  # (N, V)
 
     def at(X, index):  # X[i, index[i]]: (N,)
         return tf.gather(X, index, batch_dims=1)
 
-    # log-sum-exp = top logit - log(its softmax); that softmax is >= 1/V,
-    # so, unlike log(softmax at the label), it cannot underflow
-    ce = at(logits, top) - tf.math.log(at(probs, top)) - at(logits, labels)
+    top_logit = at(logits, top)  # (N,)
+    E = tf.exp(logits - top_logit[:, None])  # (N, V), in (0, 1]
+    S = tf.reduce_sum(E, -1)  # (N,) >= 1, so log(S) cannot underflow
+    ce = tf.math.log(S) + top_logit - at(logits, labels)  # lse - label
     hits = tf.cast(top == labels, tf.float32)
-    # d ce / d logits = softmax - one_hot(labels), in the compute dtype;
-    # the label entries are computed in float32, then rounded
-    rows = tf.range(tf.shape(labels)[0])
-    d_logits = tf.tensor_scatter_nd_update(
-        tf.cast(probs, Y.dtype), tf.stack([rows, labels], 1),
-        tf.cast(at(probs, labels) - 1, Y.dtype))  # (N, V)
+    E = tf.cast(E, Y.dtype)  # (N, V) what the backward matmuls read
 
     def grad(d_ce, d_hits):
         del d_hits  # hits are counts, not differentiable
-        s = tf.cast(d_ce, Y.dtype)[:, None]  # (N, 1) row scales
-        d_Y = tf.matmul(d_logits, W, transpose_b=True) * s  # (N, H)
+        f32 = tf.float32
+        r = (d_ce / S)[:, None]  # (N, 1) row scales, softmax's 1 / S
+        # d ce / d logits = E / S - one_hot(labels): E through the matmuls
+        # in the compute dtype, the one-hot part in float32, as the label
+        # columns of the kernel (d_Y) and a segment sum of Y's rows (d_W)
+        label_W = tf.transpose(tf.gather(tf.cast(kernel, f32), labels,
+                                         axis=1))  # (N, H)
+        d_Y = tf.cast(tf.cast(tf.matmul(E, W, transpose_b=True), f32) * r
+                      - label_W * d_ce[:, None], Y.dtype)  # (N, H)
         # The bias is the weight of a constant feature 1: one matmul
-        d_Wb = tf.matmul(tf.concat([Y * s, s], 1), d_logits,
-                         transpose_a=True)  # (H + 1, V)
+        Y1 = tf.concat([tf.cast(Y, f32), tf.ones_like(r)], 1)  # (N, H + 1)
+        d_Wb = tf.cast(tf.matmul(tf.cast(Y1 * r, Y.dtype), E,
+                                 transpose_a=True), f32)  # (H + 1, V)
+        one_hot = tf.math.unsorted_segment_sum(
+            Y1 * d_ce[:, None], labels, tf.shape(W)[1])  # (V, H + 1)
+        d_Wb -= tf.transpose(one_hot)  # (H + 1, V)
         return (d_Y, tf.cast(d_Wb[:-1], kernel.dtype),
                 tf.cast(d_Wb[-1], bias.dtype), None)
 

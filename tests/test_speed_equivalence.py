@@ -159,6 +159,49 @@ def test_linear_cross_entropy_matches_unfused(scale):
     assert np.all(np.isfinite(ce2))  # even when softmax(label) underflows
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.integers(1, 5))
+def test_linear_cross_entropy_with_repeated_labels(seed, N, num_labels):
+    # Few distinct labels: the one-hot part of the kernel and bias
+    # gradients sums several rows into one vocabulary column
+    rng = np.random.default_rng(seed)
+    Y = rng.normal(0, 1, (N, 4)).astype('float32')
+    kernel = rng.normal(0, 2, (4, 7)).astype('float32')
+    bias = rng.normal(0, 1, (7,)).astype('float32')
+    labels = tf.constant(rng.integers(0, num_labels, N), tf.int32)
+    ce1, hits1, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
+    ce2, hits2, g2 = xent_and_grads(L.linear_cross_entropy, Y, kernel,
+                                    bias, labels)
+    np.testing.assert_allclose(ce2, ce1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(hits2, hits1)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def test_linear_cross_entropy_in_bfloat16_is_close():
+    # bfloat16 features: the matmuls round to 8 bits, the one-hot part and
+    # the exponentials stay float32, so errors stay at bfloat16's 2^-8
+    rng = np.random.default_rng(1)
+    Y = rng.normal(0, 1, (16, 8)).astype('float32')
+    kernel = rng.normal(0, 1, (8, 30)).astype('float32')
+    bias = rng.normal(0, 1, (30,)).astype('float32')
+    labels = tf.constant(rng.integers(0, 30, 16), tf.int32)
+    ce1, _, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
+    Yb = tf.cast(Y, tf.bfloat16)
+    with tf.GradientTape() as tape:
+        k, b = tf.constant(kernel), tf.constant(bias)
+        tape.watch([Yb, k, b])
+        ce2, _ = L.linear_cross_entropy(Yb, k, b, labels)
+        total = tf.reduce_sum(ce2 * tf.range(1., 17.))
+    g2 = tape.gradient(total, [Yb, k, b])
+    assert ce2.dtype == tf.float32 and g2[0].dtype == tf.bfloat16
+    np.testing.assert_allclose(ce2, ce1, rtol=0.03, atol=0.05)
+    for a, b in zip(g1, g2):
+        scale = np.abs(a.numpy()).max()
+        np.testing.assert_allclose(tf.cast(b, tf.float32), a,
+                                   atol=0.02 * scale)
+
+
 def test_fused_loss_ignores_padding_slots():
     net = make_net()
     batch = make_batch(3)
