@@ -296,6 +296,13 @@ def test_predictions_compare_an_arm_with_the_baseline_or_another_arm():
     gated = {**BASE, 'mlm_l': 5.05}
     text = X.literature_markdown(e, frame, rows, gated)
     assert text.count('not tested (the arm or the metric is not past') == 2
+    # an arm without a finished run is not run yet, not gated
+    frame, rows = table([r for r in (
+        result('nsp_weight=1', s, final_val_mlm_l=6.0, final_val_mlm_acc=0.2)
+        for s in range(3))])
+    text = re.sub(' +', ' ', X.literature_markdown(e, frame, rows, BASE))
+    assert text.count('| not run yet (nsp_weight=0) |') == 1
+    assert '| not run yet (nsp_weight=0 and nsp_weight=0.5) |' in text
     with pytest.raises(ValueError, match='a pair of two groups'):
         make(predictions={('nsp_weight=0', 'nsp_weight=0'): (
             'final_val_mlm_l', 0, 'x')})

@@ -136,6 +136,8 @@ def paired_markdown(diffs, base_label):
 def literature_markdown(experiment, frame, rows, baseline):
     """The literature's predictions next to the paired differences."""
     headers = {col: (header, fmt) for col, header, fmt in PAIRED_COLUMNS}
+    finished = {r['label'] for r in rows
+                if r.get('final_val_mlm_l_mean') is not None}
     lines = []
     for key, (col, sign, source) in experiment.predictions.items():
         header, fmt = headers.get(col, (col, '+.3f'))
@@ -143,9 +145,11 @@ def literature_markdown(experiment, frame, rows, baseline):
         diff = contrast(frame, rows, arm, other, col, baseline)
         name = arm if other == experiment.baseline_label else \
             f'{arm} − {other}'
+        missing = [a for a in (arm, other) if a not in finished]
         lines.append([name, f'{header}: {SIGNS[sign]} ({source})',
                       format_difference(diff, fmt) if diff else '–',
-                      verdict(diff, sign, fmt.lstrip('+'))])
+                      f'not run yet ({" and ".join(missing)})' if missing
+                      else verdict(diff, sign, fmt.lstrip('+'))])
     cells = pd.DataFrame(lines, columns=['arm', 'predicted', 'measured',
                                          'verdict'])
     return cells.to_markdown(index=False, tablefmt='pipe',
