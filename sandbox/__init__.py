@@ -4,6 +4,11 @@ import os
 
 # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) hides output
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# TensorFlow's BFC allocator for CPU memory: it keeps freed blocks, where
+# the default allocator maps and zeroes fresh pages for every large
+# tensor (the MLM loss's (N, V) ones). Read at TensorFlow's first op, so
+# this works even after `import tensorflow`; set it to false to opt out
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
 
 # d2l-style names and the module of each. They are imported on first use
 # (PEP 562), so that TensorFlow-free modules (sandbox.config, runs, plots,

@@ -1,5 +1,12 @@
 """The d2l-style top-level API works as the README shows it."""
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
+
+from tests.conftest import ROOT
 
 
 def test_d2l_style_session(synthetic_dir):
@@ -20,3 +27,24 @@ def test_d2l_style_session(synthetic_dir):
     assert encoded.shape == (1, len(tokens), 8)
     again = get_bert_encoding(net, vocab, ['w1', 'w2'], ['w3'])
     np.testing.assert_array_equal(encoded.numpy(), again.numpy())
+
+
+@pytest.mark.parametrize('setting, allocator', [
+    (None, 'bfc'), ('false', 'default')])
+def test_import_sandbox_selects_the_bfc_cpu_allocator(setting, allocator):
+    # A fresh process: TensorFlow imported first, sandbox after, then the
+    # first op; only the BFC allocator keeps memory statistics
+    env = {k: v for k, v in os.environ.items()
+           if k != 'TF_CPU_ALLOCATOR_USE_BFC'}
+    if setting is not None:
+        env['TF_CPU_ALLOCATOR_USE_BFC'] = setting
+    code = ('import tensorflow as tf, sandbox\n'
+            'tf.zeros(1000)\n'
+            'try:\n'
+            '    tf.config.experimental.get_memory_info("CPU:0")\n'
+            '    print("bfc")\n'
+            'except ValueError:\n'
+            '    print("default")\n')
+    out = subprocess.run([sys.executable, '-c', code], env=env, cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == allocator
