@@ -102,8 +102,8 @@ def _linear_cross_entropy(Y, kernel, bias, labels):
         # d ce / d logits = E / S - one_hot(labels): E through the matmuls
         # in the compute dtype, the one-hot part in float32, as the label
         # columns of the kernel (d_Y) and a segment sum of Y's rows (d_W)
-        label_W = tf.transpose(tf.gather(tf.cast(kernel, f32), labels,
-                                         axis=1))  # (N, H)
+        label_W = tf.transpose(tf.cast(tf.gather(kernel, labels, axis=1),
+                                       f32))  # (N, H)
         d_Y = tf.cast(tf.cast(tf.matmul(E, W, transpose_b=True), f32) * r
                       - label_W * d_ce[:, None], Y.dtype)  # (N, H)
         # The bias is the weight of a constant feature 1: one matmul

@@ -123,14 +123,29 @@ def test_adam_sees_embedding_gradients_summed():
 
 # ------------------------------------------------ the fused loss itself
 
-def xent_and_grads(fn, Y, kernel, bias, labels):
-    """Cross-entropies, hits and gradients w.r.t. Y, kernel, bias."""
+def xent_and_grads(fn, Y, kernel, bias, labels, dtype=tf.float32):
+    """Cross-entropies, hits and gradients w.r.t. Y (as `dtype`), kernel,
+    bias."""
     Y, kernel, bias = (tf.constant(x) for x in (Y, kernel, bias))
+    Y = tf.cast(Y, dtype)
     with tf.GradientTape() as tape:
         tape.watch([Y, kernel, bias])
         ce, hits = fn(Y, kernel, bias, labels)
         total = tf.reduce_sum(ce * tf.range(1., len(labels) + 1))
     return ce, hits, tape.gradient(total, [Y, kernel, bias])
+
+
+def assert_fused_matches_unfused(Y, kernel, bias, labels):
+    """linear_cross_entropy's values and gradients are the unfused ones;
+    returns its cross-entropies."""
+    ce1, hits1, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
+    ce2, hits2, g2 = xent_and_grads(L.linear_cross_entropy, Y, kernel,
+                                    bias, labels)
+    np.testing.assert_allclose(ce2, ce1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(hits2, hits1)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+    return ce2
 
 
 def unfused(Y, kernel, bias, labels):
@@ -149,14 +164,8 @@ def test_linear_cross_entropy_matches_unfused(scale):
     kernel = rng.normal(0, scale, (Hd, Vocab)).astype('float32')
     bias = rng.normal(0, 1, (Vocab,)).astype('float32')
     labels = tf.constant(rng.integers(0, Vocab, N), tf.int32)
-    ce1, hits1, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
-    ce2, hits2, g2 = xent_and_grads(L.linear_cross_entropy, Y, kernel,
-                                    bias, labels)
-    np.testing.assert_allclose(ce2, ce1, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(hits2, hits1)
-    for a, b in zip(g1, g2):
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
-    assert np.all(np.isfinite(ce2))  # even when softmax(label) underflows
+    ce = assert_fused_matches_unfused(Y, kernel, bias, labels)
+    assert np.all(np.isfinite(ce))  # even when softmax(label) underflows
 
 
 @settings(max_examples=25, deadline=None)
@@ -169,13 +178,7 @@ def test_linear_cross_entropy_with_repeated_labels(seed, N, num_labels):
     kernel = rng.normal(0, 2, (4, 7)).astype('float32')
     bias = rng.normal(0, 1, (7,)).astype('float32')
     labels = tf.constant(rng.integers(0, num_labels, N), tf.int32)
-    ce1, hits1, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
-    ce2, hits2, g2 = xent_and_grads(L.linear_cross_entropy, Y, kernel,
-                                    bias, labels)
-    np.testing.assert_allclose(ce2, ce1, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(hits2, hits1)
-    for a, b in zip(g1, g2):
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+    assert_fused_matches_unfused(Y, kernel, bias, labels)
 
 
 def test_linear_cross_entropy_in_bfloat16_is_close():
@@ -187,13 +190,8 @@ def test_linear_cross_entropy_in_bfloat16_is_close():
     bias = rng.normal(0, 1, (30,)).astype('float32')
     labels = tf.constant(rng.integers(0, 30, 16), tf.int32)
     ce1, _, g1 = xent_and_grads(unfused, Y, kernel, bias, labels)
-    Yb = tf.cast(Y, tf.bfloat16)
-    with tf.GradientTape() as tape:
-        k, b = tf.constant(kernel), tf.constant(bias)
-        tape.watch([Yb, k, b])
-        ce2, _ = L.linear_cross_entropy(Yb, k, b, labels)
-        total = tf.reduce_sum(ce2 * tf.range(1., 17.))
-    g2 = tape.gradient(total, [Yb, k, b])
+    ce2, _, g2 = xent_and_grads(L.linear_cross_entropy, Y, kernel, bias,
+                                labels, dtype=tf.bfloat16)
     assert ce2.dtype == tf.float32 and g2[0].dtype == tf.bfloat16
     np.testing.assert_allclose(ce2, ce1, rtol=0.03, atol=0.05)
     for a, b in zip(g1, g2):

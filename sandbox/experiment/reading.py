@@ -25,10 +25,14 @@ PAIRED_COLUMNS = (('final_val_mlm_l', 'Δ val MLM loss', '+.3f'),
                   ('final_val_nsp_acc', 'Δ val NSP acc', '+.3f'))
 
 
+def is_finished(row):
+    """Whether an aggregated row has a finished run (a validation loss)."""
+    return row.get('final_val_mlm_l_mean') is not None
+
+
 def clears_gate(row, baseline):
     """Whether an aggregated row has learned beyond the unigram baseline."""
-    return baseline is not None and \
-        row.get('final_val_mlm_l_mean') is not None and \
+    return baseline is not None and is_finished(row) and \
         row['final_val_mlm_l_mean'] < baseline['mlm_l'] - GATE_MARGIN and \
         row['final_val_mlm_acc_mean'] >= 2 * baseline['mlm_acc']
 
@@ -114,7 +118,7 @@ def interpret(experiment, frame, rows, size_note, baseline=None):
     so differences are paired by seed, with 95% t-intervals, and none is
     claimed with fewer than MIN_SEEDS_TO_RANK seeds.
     """
-    rows = [r for r in rows if r.get('final_val_mlm_l_mean') is not None]
+    rows = [r for r in rows if is_finished(r)]
     if not rows:
         return 'No finished run yet.'
     base = next((r for r in rows if r['label'] == experiment.baseline_label),

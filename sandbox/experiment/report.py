@@ -14,7 +14,7 @@ from sandbox.experiment.frames import (aggregate, machines_note, records,
 from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
                                         SIGNS, compared, contrast,
                                         format_difference, interpret,
-                                        verdict)
+                                        is_finished, verdict)
 from sandbox.runs import load_run, write_text
 
 # Results-table columns: (column, header (None: results.csv only), format)
@@ -136,8 +136,7 @@ def paired_markdown(diffs, base_label):
 def literature_markdown(experiment, frame, rows, baseline):
     """The literature's predictions next to the paired differences."""
     headers = {col: (header, fmt) for col, header, fmt in PAIRED_COLUMNS}
-    finished = {r['label'] for r in rows
-                if r.get('final_val_mlm_l_mean') is not None}
+    finished = {r['label'] for r in rows if is_finished(r)}
     lines = []
     for key, (col, sign, source) in experiment.predictions.items():
         header, fmt = headers.get(col, (col, '+.3f'))
