@@ -9,6 +9,7 @@ The attention heatmaps live in sandbox.heatmaps and are exported here.
 import pathlib
 import textwrap
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
@@ -38,11 +39,19 @@ LAYER_PANELS = (
 
 
 def save_figure(fig, stem, formats=('png', 'svg'), dpi=110):
-    """Write `fig` to stem.png and stem.svg (atomically); return the paths."""
+    """Write `fig` to stem.png and stem.svg (atomically); return the paths.
+
+    The same figure writes the same bytes: no date in the metadata and SVG
+    ids hashed with a fixed salt, so a regenerated report diffs only where
+    its numbers moved.
+    """
     paths = []
     for fmt in formats:
         path = pathlib.Path(f'{stem}.{fmt}')
-        atomic_save(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
+        metadata = {'Date': None} if fmt in ('svg', 'pdf') else None
+        with matplotlib.rc_context({'svg.hashsalt': 'sandbox'}):
+            atomic_save(path, lambda tmp: fig.savefig(
+                tmp, format=fmt, dpi=dpi, metadata=metadata))
         paths.append(path)
     return paths
 

@@ -119,6 +119,24 @@ def test_interpret_reads_paired_intervals():
         '`nsp_weight=1` (0.800)' in text
 
 
+def test_interpret_reads_the_probes_of_arms_past_the_gate_only():
+    # nsp_weight=0 stays at the unigram (6.7 - 0.05): its self-similarity
+    # of 1.0 is collapse, not context, and is left out of the range
+    e = make(baseline='nsp_weight=1')
+    frame, rows = table(
+        [result(label, s, final_val_mlm_l=loss, final_val_mlm_acc=acc,
+                probe_self_sim=sim, probe_anisotropy=aniso)
+         for label, loss, acc, sim, aniso in (
+             ('nsp_weight=1', 5.5, 0.2, 0.6, 0.2),
+             ('nsp_weight=0.5', 5.6, 0.2, 0.7, 0.3),
+             ('nsp_weight=0', 6.65, 0.05, 1.0, 1.0))
+         for s in range(3)])
+    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    assert ("a word's vectors across sentences have mean cosine 0.60 "
+            "(`nsp_weight=1`) to 0.70 (`nsp_weight=0.5`), against an "
+            "anisotropy baseline of 0.20-0.30.") in text
+
+
 def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
     e = make(baseline='nsp_weight=1')
     runs = [result(label, s, final_val_mlm_l=final, best_val_mlm_l=best,

@@ -47,6 +47,10 @@ def test_plot_curves_draws_mean_and_band(fake_runs, tmp_path):
     paths = C.save_figure(fig, tmp_path / 'curves')
     assert [p.name for p in paths] == ['curves.png', 'curves.svg']
     assert all(p.stat().st_size > 1000 for p in paths)
+    again = C.save_figure(C.plot_curves(groups, smooth=0.0, log=True),
+                          tmp_path / 'again')
+    # A regenerated figure writes the same bytes (no date, fixed SVG ids)
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
 
 
 def test_plot_layers_and_attention(tmp_path):

@@ -126,7 +126,8 @@ def interpret(experiment, frame, rows, size_note, baseline=None):
     diffs = compared(frame, rows, base['label'], baseline)
     return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
                      *_on_differences(diffs, base), *_on_overfitting(rows),
-                     *_on_nsp(frame, rows), *_on_the_probes(rows),
+                     *_on_nsp(frame, rows),
+                     *_on_the_probes(rows, baseline),
                      *_on_speed(frame, rows)])
 
 
@@ -221,13 +222,17 @@ def _on_nsp(frame, rows):
     return parts
 
 
-def _on_the_probes(rows):
-    """Sentences on the last layer's self-similarity and on collapse."""
+def _on_the_probes(rows, baseline):
+    """Sentences on the last layer's self-similarity of the arms past the
+    gate, and on collapse in any arm."""
     parts = []
-    if all(r.get('probe_self_sim_mean') is not None for r in rows):
+    learned = [r for r in rows if clears_gate(r, baseline)]
+    if learned and all(r.get('probe_self_sim_mean') is not None
+                       for r in learned):
         sims = sorted((r['probe_self_sim_mean'], f'`{r["label"]}`')
-                      for r in rows)
-        aniso = sorted({f'{r["probe_anisotropy_mean"]:.2f}' for r in rows})
+                      for r in learned)
+        aniso = sorted({f'{r["probe_anisotropy_mean"]:.2f}'
+                        for r in learned})
         parts.append(
             f'In the last layer, a word\'s vectors across sentences have '
             f'mean cosine {sims[0][0]:.2f} ({sims[0][1]}) to '
