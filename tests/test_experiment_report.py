@@ -161,6 +161,16 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
     assert ('Training speed ranges 100 pairs/s (`nsp_weight=1`) to 200 '
             '(`nsp_weight=0`), all on AMD EPYC, 2 CPUs, AVX2.') in \
         R.interpret(e, frame, rows, 'At size:', BASE)
+    assert 'Runs of one size' not in R.interpret(e, frame, rows, 'At size:',
+                                                 BASE)
+    # arms of one size that ran at different speeds: the load, not the arm
+    for r in runs:
+        r['metrics']['params_non_embedding'] = 1000.0
+    frame, rows = table(runs)
+    assert ('Runs of one size (1,000 non-embedding parameters) range 100 to '
+            '200 pairs/s too, so the spread records the load on the machine '
+            'while each ran, not the arms.') in R.interpret(
+                e, frame, rows, 'At size:', BASE)
     runs[0]['machine'] = 'Intel Xeon, 2 CPUs, AVX2'
     frame, rows = table(runs)
     assert 'Training speed' not in R.interpret(e, frame, rows, 'At size:',
