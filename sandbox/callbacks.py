@@ -7,6 +7,7 @@ them and knows nothing else of files or figures.
 """
 import pathlib
 import shutil
+import tempfile
 
 import tensorflow as tf
 from matplotlib import animation
@@ -67,19 +68,35 @@ def write_hparams(run_dir, trial_id, hparams, metrics, step):
         hparams: {name: bool, int, float or str} (the grid and the seed).
         metrics: {name: number}, written as 'final/<name>' scalars at
             `step`; the dashboard shows them beside the hyperparameters.
-    Replaces the run's earlier HParams summary, if any.
+    Replaces the run's earlier HParams summary, unless it says the same:
+    a resumed sweep leaves its finished runs' files as they were.
     """
     from tensorboard.plugins.hparams import api as hp
     events = pathlib.Path(run_dir) / 'tensorboard'
-    for old in events.glob(f'*{HPARAMS_SUFFIX}'):
-        old.unlink()
-    writer = tf.summary.create_file_writer(str(events),
-                                           filename_suffix=HPARAMS_SUFFIX)
-    with writer.as_default(step=step):
-        hp.hparams(hparams, trial_id=trial_id)
-        for name, value in metrics.items():
-            tf.summary.scalar(f'final/{name}', value)
-    writer.close()
+    events.mkdir(parents=True, exist_ok=True)
+    olds = sorted(events.glob(f'*{HPARAMS_SUFFIX}'))
+    with tempfile.TemporaryDirectory(dir=run_dir, prefix='.hparams') as tmp:
+        writer = tf.summary.create_file_writer(
+            tmp, filename_suffix=HPARAMS_SUFFIX)
+        with writer.as_default(step=step):
+            # a fixed start time: the same run gives the same summary
+            hp.hparams(hparams, trial_id=trial_id, start_time_secs=0)
+            for name, value in metrics.items():
+                tf.summary.scalar(f'final/{name}', value)
+        writer.close()
+        new, = pathlib.Path(tmp).glob(f'*{HPARAMS_SUFFIX}')
+        if len(olds) == 1 and _summaries(olds[0]) == _summaries(new):
+            return
+        for old in olds:
+            old.unlink()
+        new.rename(events / new.name)
+
+
+def _summaries(path):
+    """An events file's summaries, (step, bytes) each, without wall times."""
+    return [(e.step, e.summary.SerializeToString(deterministic=True))
+            for e in tf.compat.v1.train.summary_iterator(str(path))
+            if e.HasField('summary')]
 
 
 def in_notebook():

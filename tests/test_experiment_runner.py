@@ -112,6 +112,18 @@ def test_hparams_read_back_by_tensorboard(finished_sweep):
     assert 'final/final_val_mlm_l' in events.Tags()['tensors']
 
 
+def test_changed_hparams_replace_the_old_summary(tmp_path):
+    from sandbox.callbacks import write_hparams
+    write_hparams(tmp_path, 'run', {'lr': 0.1}, {'loss': 2.0}, 5)
+    first, = (tmp_path / 'tensorboard').iterdir()
+    write_hparams(tmp_path, 'run', {'lr': 0.1}, {'loss': 2.0}, 5)
+    assert list((tmp_path / 'tensorboard').iterdir()) == [first]
+    write_hparams(tmp_path, 'run', {'lr': 0.1}, {'loss': 1.5}, 5)
+    second, = (tmp_path / 'tensorboard').iterdir()
+    assert second != first and sorted(tmp_path.iterdir()) == [
+        tmp_path / 'tensorboard']  # no staging folder left behind
+
+
 def test_tensorboard_shows_the_experiment_in_hparams(finished_sweep):
     _, out, _, _ = finished_sweep
     with serve_tensorboard(out / 'runs') as url:
@@ -141,12 +153,18 @@ def test_finished_runs_are_skipped(finished_sweep, synthetic_dir,
     def no_training(*args, **kwargs):
         raise AssertionError('a finished run was trained again')
 
+    def hparams_files():
+        return {p: p.read_bytes()
+                for p in (out / 'runs').glob('*/tensorboard/*.hparams')}
+
     monkeypatch.setattr(X, 'execute', no_training)
-    lines = []
+    before, lines = hparams_files(), []
     again = X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
                              verify=False, log=lines.append)
     assert sum('finished, skipped' in line for line in lines) == 4
     assert again == rows
+    # the same summaries: no file rewritten (a resumed sweep's diff)
+    assert len(before) == 4 and hparams_files() == before
 
 
 def test_an_interrupted_run_is_run_again(finished_sweep, synthetic_dir):
