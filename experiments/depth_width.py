@@ -52,5 +52,6 @@ EXPERIMENT = Experiment(
         'of training steps (validation not counted), its learning-rate '
         'schedule stretched over them; the table gives the steps each '
         'took and its non-embedding parameters. The budget is in minutes '
-        'of this machine: runs on other machines are not comparable.'),
+        'of a machine, so the runner trains seed by seed and the report '
+        'pairs two arms of a seed only where both ran on one machine.'),
 )

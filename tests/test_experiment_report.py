@@ -271,6 +271,34 @@ def test_the_gate_refuses_a_collapsed_arm():
         e, frame, rows, 'At size:', base)
 
 
+def test_on_a_wall_clock_budget_arms_pair_only_on_one_machine():
+    # per-seed differences -1.0, -1.1, -0.9 as above; seed 2's arms ran
+    # on two machines, so only seeds 0 and 1 pair
+    e = make(baseline='nsp_weight=1')
+    runs = [result(label, s, final_val_mlm_l=v, final_val_mlm_acc=0.3,
+                   pairs_per_sec=1.0)
+            for label, values in (('nsp_weight=1', (6.0, 6.2, 6.1)),
+                                  ('nsp_weight=0', (5.0, 5.1, 5.2)))
+            for s, v in enumerate(values)]
+    for r in runs:
+        r['machine'] = 'Intel' if r['seed'] < 2 or r['label'].endswith(
+            '1') else 'AMD'
+    frame, rows = table(runs)
+    assert R.compared(frame, rows, 'nsp_weight=1', BASE)['nsp_weight=0'][
+        'final_val_mlm_l'].n == 3  # on a step count, machines do not matter
+    assert 'minutes of steps' not in R.interpret(e, frame, rows, 'At:', BASE)
+    for r in runs:
+        r['configs'] = {'train': {'time_budget': 8.0}}
+    frame, rows = table(runs)
+    diff = R.compared(frame, rows, 'nsp_weight=1', BASE)['nsp_weight=0'][
+        'final_val_mlm_l']
+    assert (diff.n, round(diff.mean, 9)) == (2, -1.05)
+    assert ('Every arm trained for 8 minutes of steps, so a seed\'s arms are '
+            'paired only where they ran on one recorded machine (seed 2 ran '
+            'on several: its arms pair only where they shared one).') in \
+        R.interpret(e, frame, rows, 'At:', BASE)
+
+
 def test_differences_below_three_seeds_are_not_claimed():
     e = make(baseline='nsp_weight=1')
     frame, rows = table(

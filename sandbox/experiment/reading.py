@@ -78,7 +78,26 @@ def contrast(frame, rows, arm, other, column, baseline):
             nsp_learned(frame, arm) and nsp_learned(frame, other)):
         return None
     values = by_seed(frame, column)
-    return paired_difference(values[arm], values[other])
+    same = same_machine_seeds(frame, arm, other)
+    return paired_difference(
+        {s: v for s, v in values[arm].items() if same is None or s in same},
+        values[other])
+
+
+def on_the_clock(frame):
+    """Whether the runs trained for a wall-clock budget (train.time_budget)."""
+    return 'train.time_budget' in frame and \
+        frame['train.time_budget'].notna().any()
+
+
+def same_machine_seeds(frame, arm, other):
+    """On a wall-clock budget, the seeds whose runs of both arms ran on
+    one recorded machine (minutes differ between machines); else None."""
+    if not on_the_clock(frame):
+        return None
+    machines = by_seed(frame, 'machine')
+    return {s for s, m in machines[arm].items()
+            if m != NOT_RECORDED and machines[other].get(s) == m}
 
 
 def format_difference(diff, fmt):
@@ -125,6 +144,7 @@ def interpret(experiment, frame, rows, size_note, baseline=None):
                 rows[0])
     diffs = compared(frame, rows, base['label'], baseline)
     return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
+                     *_on_the_clock(frame),
                      *_on_differences(diffs, base), *_on_overfitting(rows),
                      *_on_nsp(frame, rows),
                      *_on_the_probes(rows, baseline),
@@ -152,6 +172,23 @@ def _on_the_gate(rows, base, baseline):
         parts.append(f'The baseline arm `{base["label"]}` is among them, '
                      'so no arm is compared with it.')
     return parts
+
+
+def _on_the_clock(frame):
+    """On a wall-clock budget: the budget, and the seeds left unpaired."""
+    if not on_the_clock(frame):
+        return []
+    minutes = sorted(set(frame['train.time_budget'].dropna()))
+    budget = ' or '.join(f'{m:g}' for m in minutes)
+    kinds = frame.groupby('seed')['machine'].agg(
+        lambda m: len(set(m)) > 1 or NOT_RECORDED in set(m))
+    split = [str(s) for s, many in kinds.items() if many]
+    return [f'Every arm trained for {budget} minutes of steps, so a seed\'s '
+            'arms are paired only where they ran on one recorded machine'
+            + (f' (seed{"s" if len(split) > 1 else ""} {", ".join(split)} '
+               f'ran on several: {"their" if len(split) > 1 else "its"} arms '
+               'pair only where they shared one).' if split else '.')
+            + ' Load from other work on the machine shortens a run too.']
 
 
 def _on_differences(diffs, base):
