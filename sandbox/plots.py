@@ -56,9 +56,17 @@ def save_figure(fig, stem, formats=('png', 'svg'), dpi=110):
     return paths
 
 
+# tab10's and tab20's colours without their greys (tab10's C7, tab20's
+# 14 and 15): grey is the faint reference group under the facets
+TAB10 = [f'C{i}' for i in range(10) if i != 7]
+TAB20 = [i for i in range(20) if i not in (14, 15)]
+
+
 def color(i, n):
-    """The i-th of n group colours: tab10, or tab20 beyond 10 groups."""
-    return f'C{i}' if n <= 10 else colormaps['tab20'](i % 20)
+    """The i-th of n group colours: tab10, or tab20 beyond 9, no grey."""
+    if n <= len(TAB10):
+        return TAB10[i]
+    return colormaps['tab20'](TAB20[i % len(TAB20)])
 
 
 def ema(values, weight=0.6):
@@ -193,7 +201,7 @@ def plot_curves(groups, smooth=0.0, log=False, panels=PANELS, title=None,
 
 
 # Groups above which plot_curves draws one facet a group, and the colour
-# of the reference group under the others (no tab10 colour: C7 is grey)
+# of the reference group under the others (no group's colour is grey)
 FACET_ABOVE = 4
 REFERENCE = (0.0, 0.0, 0.0, 0.3)
 
@@ -220,7 +228,7 @@ def _facet_curves(groups, smooth, log, panels, title, baseline, xlabel):
         for ax in block[len(groups):]:
             ax.axis('off')
     if title:
-        fig.suptitle(f'{title}\n(faint black: {groups[0][0]}; mean ± std '
+        fig.suptitle(f'{title}\n(faint grey: {groups[0][0]}; mean ± std '
                      'over seeds; circles: validation)', fontsize=10)
     return fig
 

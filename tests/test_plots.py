@@ -175,3 +175,12 @@ def test_save_loss_plot(tmp_path):
     path = C.save_loss_plot(history, tmp_path / 'loss', 2,
                             {'mlm_l': 7.0, 'nsp_l': 0.69})
     assert path == tmp_path / 'loss.png' and path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize('n', [1, 4, 9, 10, 18])
+def test_group_colours_are_distinct_and_never_the_reference_grey(n):
+    from matplotlib.colors import to_rgb
+    rgbs = [to_rgb(C.color(i, n)) for i in range(n)]
+    assert len(set(rgbs)) == n
+    # a grey has equal red, green and blue, as the faint reference does
+    assert not any(max(c) - min(c) < 0.05 for c in rgbs)
