@@ -56,11 +56,10 @@ EXPERIMENT = Experiment(
         'schedule stretched over them; the table gives the steps each '
         'took and its non-embedding parameters. Every arm trains at lr '
         '2e-3: the recipe\'s 4e-3 leaves 4 blocks on the unigram plateau, '
-        'while '
-        '2 blocks learn about as well at 2e-3 (docs/recipe.md: 5.433 '
-        'against 5.373 nats). One rate for all sizes is a confound of its '
-        'own (the best rate falls as models grow), smaller than an arm '
-        'that never leaves the plateau. The budget is in minutes '
-        'of a machine, so the runner trains seed by seed and the report '
-        'pairs two arms of a seed only where both ran on one machine.'),
+        'while 2 blocks learn about as well at 2e-3 (docs/recipe.md: '
+        '5.433 against 5.373 nats). One rate for all sizes is a confound '
+        'of its own (the best rate falls as models grow), smaller than an '
+        'arm that never leaves the plateau. The budget is in minutes of a '
+        'machine, so the runner trains seed by seed and the report pairs '
+        'two arms of a seed only where both ran on one machine.'),
 )

@@ -71,10 +71,10 @@ def linear_cross_entropy(Y, kernel, bias, labels):
     logits, up to rounding, at a fraction of the cost. The forward pass
     keeps only E = exp(logits - shift) (N, V) for the backward pass, with
     shift 0 where the logits allow (no pass to subtract it) and the max
-    where they do not, never normalised: softmax - one_hot = E / S - one_hot, so the backward pass
-    feeds E straight to the two matmuls, scaling the (N, H) side by 1 / S
-    instead of the (N, V) one, and adds the one-hot part as a gather and
-    a segment sum over the N labels.
+    where they do not, never normalised: softmax - one_hot = E / S -
+    one_hot, so the backward pass feeds E straight to the two matmuls,
+    scaling the (N, H) side by 1 / S instead of the (N, V) one, and adds
+    the one-hot part as a gather and a segment sum over the N labels.
     """
     return _linear_cross_entropy(Y, kernel, bias, tf.cast(labels, tf.int32))
 
