@@ -14,6 +14,7 @@ fraction of a matmul peak measured in the same run, the first step's time
     python benchmarks/train_step.py --step both        # vs the unoptimised
     python benchmarks/train_step.py --breakdown        # where the time goes
     python benchmarks/train_step.py --set train.unpad=False  # padding kept
+    python benchmarks/train_step.py --set train.length_groups=4
 
 Variants compared in one run (--step both, --breakdown) alternate step by
 step, so a machine shared with other work slows them alike.
@@ -37,6 +38,8 @@ from sandbox.train import make_reference_step, make_train_step
 
 # The optimised step computes the MLM head at the real slots only
 SLOTS = {'reference': 'all', 'optimised': 'real'}
+# Attention's length groups that --breakdown times beside the step's own
+GROUPS = (1, 2, 4, 8)
 
 
 def parse_args(argv=None):
@@ -197,12 +200,19 @@ def breakdown_steps(model_config, train_config, vocab_size, held):
     no_dropout = model_config.replace(dropout=0.0, attention_dropout=0.0)
     step = build_step('optimised', model_config, train_config, vocab_size)
     padded = train_config.replace(unpad=not train_config.unpad)
-    return {'forward only': (forward, held),
-            'no MLM slots': (step, no_mlm),
-            'no dropout': (build_step('optimised', no_dropout, train_config,
-                                      vocab_size), held),
-            f'unpad {padded.unpad}': (build_step(
-                'optimised', model_config, padded, vocab_size), held)}
+    variants = {'forward only': (forward, held),
+                'no MLM slots': (step, no_mlm),
+                'no dropout': (build_step('optimised', no_dropout,
+                                          train_config, vocab_size), held),
+                f'unpad {padded.unpad}': (build_step(
+                    'optimised', model_config, padded, vocab_size), held)}
+    for groups in GROUPS:  # attention by length groups, other counts
+        if groups != train_config.length_groups:
+            variants[f'length_groups {groups}'] = (build_step(
+                'optimised', model_config,
+                train_config.replace(length_groups=groups), vocab_size),
+                held)
+    return variants
 
 
 def time_alternately(variants, main_step, train_iter, args, dtype):
@@ -250,7 +260,8 @@ def print_figures(names, times, first, peak, configs, held, vocab_size,
           f'{m.num_blks} blocks, hidden {m.num_hiddens}, heads '
           f'{m.num_heads}, ffn {m.ffn_num_hiddens}, vocab {vocab_size}, '
           f'{num_slots} MLM slots ({real:.0%} real), tokens {valid:.0%} '
-          f'valid, {t.dtype_policy}, xla {t.jit_compile}, unpad {t.unpads}')
+          f'valid, {t.dtype_policy}, xla {t.jit_compile}, unpad {t.unpads}'
+          f', length groups {t.length_groups}')
     print(f'matmul FLOP/step: {executed["all"] / 1e9:.1f} G with all slots '
           f'and the padding (d2l), {executed["real"] / 1e9:.1f} G executed '
           f'by the optimised step; matmul peak {peak:.0f} GFLOP/s '
@@ -295,6 +306,12 @@ def print_breakdown(times, t_main):
             ratio = t / t_main if name == 'unpad False' else t_main / t
             print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> '
                   f'unpadding makes the step {ratio:.2f}x as fast')
+    for groups in GROUPS:
+        name = f'length_groups {groups}'
+        if name in times:
+            t = statistics.median(times[name])
+            print(f'breakdown: {name:>12} {t * 1e3:5.0f} ms/step -> '
+                  f'{t_main / t:.2f}x as fast as the step')
 
 
 def timed(step, batch, source=None):

@@ -181,6 +181,9 @@ class TrainConfig(_Config):
     # Run the encoder on the valid tokens only, not the padding (exact;
     # XLA's static shapes keep the padding)
     unpad: bool = True
+    # With unpad, attention runs in this many groups of rows sorted by
+    # length, each on the grid of its longest row (exact; 1: one grid)
+    length_groups: int = 1
     # Minutes of training steps: the run stops once it has spent them and
     # its schedule reads the share spent (num_steps: the cap, and the
     # schedule's resolution). None: num_steps steps.
@@ -214,6 +217,7 @@ class TrainConfig(_Config):
                     integer=True)
         check_choice('dtype_policy', self.dtype_policy,
                      {'float32', 'mixed_bfloat16', 'mixed_float16'})
+        check_range('length_groups', self.length_groups, 1, integer=True)
         for name in ('jit_compile', 'unpad'):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f'{name} must be a bool, '

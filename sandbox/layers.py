@@ -7,7 +7,6 @@ and pre-LN and GELU are opt-in. Initialisers are PyTorch's ('d2l'),
 Keras's or BERT's. Shapes: B batch, T tokens, H num_hiddens, h heads.
 """
 import math
-from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -142,72 +141,39 @@ class Dropout(keras.layers.Dropout):
         """
         if not training or self.rate in (0, 1) or self.noise_shape:
             return super().call(inputs, training=training)
-        seed = self.seed_generator.next()  # as keras.random.dropout's
-        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
         shape = tf.shape(inputs) if unpadded is None else tf.concat(
             [unpadded.shape, tf.shape(inputs)[1:]], 0)
+        keep = self.keep_mask(shape)
+        if unpadded is not None:
+            keep = unpadded.unpad(keep)  # (N, ...)
+        return drop(inputs, keep, self.rate)
+
+    def keep_mask(self, shape):
+        """A bool tensor of `shape`: the elements that the call keeps."""
+        seed = self.seed_generator.next()  # as keras.random.dropout's
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
         n = tf.reduce_prod(shape)
         bits = tf.random.stateless_uniform(
             ((n + 1) // 2,), seed, minval=None, maxval=None, dtype=tf.uint32)
         bits = tf.reshape(tf.bitcast(bits, tf.uint16), (-1,))[:n]
-        keep = tf.reshape(bits >= round(self.rate * 2 ** 16), shape)
-        if unpadded is not None:
-            keep = unpadded.unpad(keep)  # (N, ...)
-        scale = tf.cast(1 / (1 - self.rate), inputs.dtype)
-        return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+        return tf.reshape(bits >= round(self.rate * 2 ** 16), shape)
 
 
-class Unpadded(NamedTuple):
-    """Where a (B, T) batch's N valid tokens sit, to drop and restore padding.
-
-    Every layer but attention treats tokens one by one, so it can run on
-    the (N, H) valid tokens alone (what FasterTransformer calls removing
-    padding): the valid tokens' values are the same, and padding, which
-    attention masks out and no loss reads, costs nothing. Both directions
-    and their gradients are row gathers (TensorFlow's scatters are slower).
-    """
-    index: tf.Tensor    # (N,) int32: b * T + t of each valid token
-    inverse: tf.Tensor  # (B * T,) int32: the token at b * T + t, N if none
-    shape: tf.Tensor    # (2,) int32: B, T
-
-    @classmethod
-    def from_valid_lens(cls, valid_lens, T):
-        """The layout of a batch whose rows hold valid_lens (B,) tokens."""
-        mask = tf.reshape(tf.sequence_mask(valid_lens, T), (-1,))  # (B * T,)
-        index = tf.cast(tf.where(mask)[:, 0], tf.int32)  # (N,)
-        # padding points past the last token, at the zero row _pad_rows adds
-        inverse = tf.where(mask, tf.cumsum(tf.cast(mask, tf.int32)) - 1,
-                           tf.size(index))  # (B * T,)
-        return cls(index, inverse, tf.stack([tf.size(valid_lens), T]))
-
-    def unpad(self, X):
-        """(B, T, ...) -> (N, ...): the valid tokens, row by row."""
-        rest = tf.shape(X)[2:]
-        flat = tf.reshape(X, tf.concat([[-1], rest], 0))  # (B * T, ...)
-        return _unpad_rows(flat, self.index, self.inverse)
-
-    def pad(self, X):
-        """(N, ...) -> (B, T, ...), zeros at the padding."""
-        flat = _pad_rows(X, self.inverse, self.index)  # (B * T, ...)
-        return tf.reshape(flat, tf.concat([self.shape, tf.shape(X)[1:]], 0))
+def drop(X, keep, rate):
+    """X where `keep`, scaled by 1 / (1 - rate); 0 elsewhere."""
+    scale = tf.cast(1 / (1 - rate), X.dtype)
+    return tf.where(keep, X * scale, tf.zeros_like(X))
 
 
-# Each is the other's gradient: unpadding picks rows, padding puts them back
-
-
-@tf.custom_gradient
-def _unpad_rows(X, index, inverse):
-    """X[index] (N, ...) of X (B * T, ...)."""
-    return tf.gather(X, index), lambda d: (
-        _pad_rows(d, inverse, index), None, None)
-
-
-@tf.custom_gradient
-def _pad_rows(Z, inverse, index):
-    """(B * T, ...) rows of Z (N, ...) at inverse, zeros where it is N."""
-    Z0 = tf.concat([Z, tf.zeros_like(Z[:1])], 0)  # (N + 1, ...)
-    return tf.gather(Z0, inverse), lambda d: (
-        _unpad_rows(d, index, inverse), None, None)
+def attend(queries, keys, values, valid_lens, dropout):
+    """Scaled dot-product attention: (B, h, T_q, d) outputs and the
+    float32 (B, h, T_q, T_k) weights; `dropout` maps the weights."""
+    d = queries.shape[-1]
+    scores = tf.matmul(queries, keys, transpose_b=True)  # (B,h,T_q,T_k)
+    scores = scores / math.sqrt(d)
+    weights = masked_softmax(scores, valid_lens)  # float32 (B,h,T_q,T_k)
+    dropped = dropout(tf.cast(weights, values.dtype))
+    return tf.matmul(dropped, values), weights  # (B, h, T_q, d)
 
 
 @register
@@ -246,24 +212,53 @@ class MultiHeadAttention(keras.layers.Layer):
 
         unpadded: an Unpadded layout when queries, keys and values are the
         (N, H) valid tokens only: the projections run on those, and the
-        scores on the (B, T) grid that unpadded.pad puts them back on.
+        scores on the (B, T) grid that unpadded.pad puts them back on, or
+        on each length group's grid if it has groups (self-attention).
         """
+        if unpadded is not None and unpadded.groups:  # weights: none
+            output = self._call_by_groups(queries, unpadded, training)
+            return (output, None) if return_attention else output
         pad = (lambda Z: Z) if unpadded is None else unpadded.pad
         queries = self.transpose_qkv(pad(self.W_q(queries)))  # (B,h,T_q,H/h)
         keys = self.transpose_qkv(pad(self.W_k(keys)))  # (B, h, T_k, H/h)
         values = self.transpose_qkv(pad(self.W_v(values)))  # (B,h,T_k,H/h)
-        d = self.num_hiddens // self.num_heads
-        scores = tf.matmul(queries, keys, transpose_b=True)  # (B,h,T_q,T_k)
-        scores = scores / math.sqrt(d)
-        weights = masked_softmax(scores, valid_lens)  # float32 (B,h,T_q,T_k)
-        dropped = self.dropout(tf.cast(weights, values.dtype),
-                               training=training)
-        output = self.transpose_output(
-            tf.matmul(dropped, values))  # (B, T_q, H)
+        output, weights = attend(
+            queries, keys, values, valid_lens,
+            lambda W: self.dropout(W, training=training))
+        output = self.transpose_output(output)  # (B, T_q, H)
         if unpadded is not None:
             output = unpadded.unpad(output)  # (N, H)
         output = self.W_o(output)  # (B, T_q, H), or (N, H) unpadded
         return (output, weights) if return_attention else output
+
+    def _call_by_groups(self, X, unpadded, training):
+        """Self-attention of the (N, H) tokens X, group by group.
+
+        The attention dropout mask is drawn on the whole (B, h, T, T) grid
+        and each group takes its rows and corner of it: the same mask as
+        without groups.
+        """
+        rate = self.dropout_rate
+        keep = None
+        if training and 0 < rate < 1:
+            B, T = unpadded.shape[0], unpadded.shape[1]
+            keep = self.dropout.keep_mask(
+                tf.stack([B, self.num_heads, T, T]))  # (B, h, T, T)
+        qkv = [unpadded.split(W(X)) for W in (self.W_q, self.W_k, self.W_v)]
+        outputs = []
+        for group, q, k, v in zip(unpadded.groups, *qkv):
+            q, k, v = (self.transpose_qkv(group.layout.pad(Z))
+                       for Z in (q, k, v))  # (B_g, h, T_g, H/h)
+            dropout = (lambda W: self.dropout(W, training=training))
+            if keep is not None:
+                T_g = group.layout.shape[1]
+                keep_g = tf.gather(keep, group.rows)[
+                    :, :, :T_g, :T_g]  # (B_g, h, T_g, T_g)
+                dropout = (lambda W, m=keep_g: drop(W, m, rate))
+            output, _ = attend(q, k, v, group.valid_lens, dropout)
+            outputs.append(group.layout.unpad(
+                self.transpose_output(output)))  # (N_g, H)
+        return self.W_o(tf.concat(outputs, 0))  # (N, H)
 
     def transpose_qkv(self, X):
         """Split the last axis into heads: (B, T, H) -> (B, h, T, H/h)."""

@@ -137,7 +137,7 @@ def _linear_cross_entropy(Y, kernel, bias, labels):
 
 def get_batch_loss_bert(net, batch, training=True, mlm_weight=1.0,
                         nsp_weight=1.0, fused=False, static_shapes=False,
-                        unpad=False):
+                        unpad=False, length_groups=1):
     """BERTLoss of `net` on a batch in d2l's order (a data.BERTBatch).
 
     fused=True, what training uses, computes the MLM loss from the MLM
@@ -146,7 +146,8 @@ def get_batch_loss_bert(net, batch, training=True, mlm_weight=1.0,
     faster and in less memory. Under mixed precision, it also runs the
     vocabulary projection in bfloat16. static_shapes=True (for XLA) keeps
     all slots, padding ones zeroed. unpad=True runs the encoder on the
-    valid tokens only (BERTEncoder.call): the same losses up to rounding.
+    valid tokens only, its attention in `length_groups` groups of rows by
+    length (BERTEncoder.call): the same losses up to rounding.
     """
     (tokens, segments, valid_lens, pred_positions, mlm_weights, mlm_Y,
      nsp_y) = batch
@@ -154,12 +155,13 @@ def get_batch_loss_bert(net, batch, training=True, mlm_weight=1.0,
     if not fused:
         _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments, valid_lens,
                                       pred_positions, training=training,
-                                      unpad=unpad)
+                                      unpad=unpad,
+                                      length_groups=length_groups)
         return bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
                          mlm_weight, nsp_weight)
-    encoded_X, _, nsp_Y_hat = net(tokens, segments, valid_lens,
-                                  training=training,
-                                  unpad=unpad)  # (B, T, H), (B, 2)
+    encoded_X, _, nsp_Y_hat = net(
+        tokens, segments, valid_lens, training=training, unpad=unpad,
+        length_groups=length_groups)  # (B, T, H), (B, 2)
     mlm_l, mlm_acc = _fused_mlm_loss(net, encoded_X, pred_positions,
                                      mlm_weights, mlm_Y, static_shapes)
     nsp_l, nsp_acc = nsp_loss(nsp_Y_hat, nsp_y)

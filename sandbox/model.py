@@ -10,8 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sandbox.layers import (TransformerEncoderBlock, Unpadded, dense_init,
+from sandbox.layers import (TransformerEncoderBlock, dense_init,
                             embedding_init, layer_norm, register)
+from sandbox.unpad import Unpadded
 
 
 @register
@@ -64,11 +65,12 @@ class BERTEncoder(keras.layers.Layer):
             self.final_ln.build(X_shape)
 
     def call(self, tokens, segments=None, valid_lens=None, training=None,
-             return_all=False, unpad=False):
+             return_all=False, unpad=False, length_groups=1):
         """(B, T) ids -> X (B, T, H), or (X, states, weights) if return_all.
 
         unpad=True runs every layer but attention on the valid tokens only
-        (layers.Unpadded): the same values there, zeros at the padding.
+        (unpad.Unpadded): the same values there, zeros at the padding;
+        attention then runs in `length_groups` groups of rows by length.
         """
         # states: num_blks + 1 tensors (B, T, H): the embedding sum, then
         # each block's output (before final_ln, if pre-LN). weights: one
@@ -82,7 +84,8 @@ class BERTEncoder(keras.layers.Layer):
         pos = self.pos_embedding[:, :T, :]  # (1, T, H)
         X = X + tf.cast(pos, X.dtype)  # (B, T, H); d2l: no dropout here
         if unpad and valid_lens is not None and not return_all:
-            return self._unpadded_call(X, valid_lens, training)
+            return self._unpadded_call(X, valid_lens, training,
+                                       length_groups)
         hidden_states, attention_weights = [X], []
         for blk in self.blks:
             X, weights = blk(X, valid_lens, training=training,
@@ -95,9 +98,10 @@ class BERTEncoder(keras.layers.Layer):
             return X, hidden_states, attention_weights
         return X
 
-    def _unpadded_call(self, X, valid_lens, training):
+    def _unpadded_call(self, X, valid_lens, training, length_groups):
         """The blocks on X's (N, H) valid tokens; (B, T, H), 0 at padding."""
-        layout = Unpadded.from_valid_lens(valid_lens, tf.shape(X)[1])
+        layout = Unpadded.from_valid_lens(valid_lens, tf.shape(X)[1],
+                                          length_groups)
         Z = layout.unpad(X)  # (N, H)
         for blk in self.blks:
             Z = blk(Z, valid_lens, training=training, unpadded=layout)
@@ -258,10 +262,12 @@ class BERTModel(keras.Model):
                 layer.build(shape) if shape else layer.build()
 
     def call(self, tokens, segments=None, valid_lens=None,
-             pred_positions=None, training=None, unpad=False):
+             pred_positions=None, training=None, unpad=False,
+             length_groups=1):
         """Return (encoded_X (B,T,H), mlm_Y_hat (B,P,V) or None, nsp (B,2)).
 
-        unpad: see BERTEncoder.call (encoded_X is 0 at the padding).
+        unpad, length_groups: see BERTEncoder.call (with unpad, encoded_X
+        is 0 at the padding).
         """
         # Keras-style: `tokens` may hold all inputs, as a tuple (tokens,
         # segments, valid_lens[, pred_positions, ...]) or a dict by name
@@ -273,7 +279,8 @@ class BERTModel(keras.Model):
             tokens, segments, valid_lens, pred_positions = (
                 list(tokens) + [None] * 4)[:4]
         encoded_X = self.encoder(tokens, segments, valid_lens,
-                                 training=training, unpad=unpad)
+                                 training=training, unpad=unpad,
+                                 length_groups=length_groups)
         if pred_positions is None:
             mlm_Y_hat = None
         else:

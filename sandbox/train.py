@@ -86,7 +86,8 @@ def make_train_step(net, optimizer, config, strategy):
     """Return a compiled step: batch -> dict of METRICS (global means).
 
     The loss is get_batch_loss_bert's fused one (the same values up to
-    float rounding), with the encoder on the valid tokens (config.unpad);
+    float rounding), with the encoder on the valid tokens (config.unpad)
+    and attention in config.length_groups groups of rows by length;
     under XLA (config.jit_compile) with static shapes, padding included.
     """
     mlm_weight, nsp_weight = config.mlm_weight, config.nsp_weight
@@ -95,7 +96,8 @@ def make_train_step(net, optimizer, config, strategy):
         with tf.GradientTape() as tape:
             loss = get_batch_loss_bert(net, batch, fused=True,
                                        static_shapes=config.jit_compile,
-                                       unpad=config.unpads)
+                                       unpad=config.unpads,
+                                       length_groups=config.length_groups)
             parts = _global_parts(loss, batch)
             parts['l'] = mlm_weight * parts['mlm_l'] + \
                 nsp_weight * parts['nsp_l']

@@ -183,8 +183,9 @@ def test_unshifted_and_shifted_softmax_agree(seed, scale):
         patch.setattr(L, 'SHIFT_FREE', 0.0)
         shifted = xent_and_grads(L.linear_cross_entropy, Y, kernel, bias,
                                  labels)
+    # float32 rounding: exp(x) of a logit x near 30 is good to ~30 ulp
     for a, b in zip(tf.nest.flatten(fast), tf.nest.flatten(shifted)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 @settings(max_examples=25, deadline=None)
@@ -266,51 +267,28 @@ def test_dropout_seeds_reproduce():
 @pytest.mark.parametrize('net_kwargs', [
     {'dropout': 0.2},  # the padded form's dropout masks, unpadded
     {'norm_first': True, 'activation': 'gelu', 'tie_weights': True}])
-def test_unpadded_step_gives_the_padded_steps_losses(net_kwargs):
-    padded, unpadded = (run_both(TrainConfig(unpad=unpad), **net_kwargs)[1]
-                        for unpad in (False, True))
+@pytest.mark.parametrize('length_groups', [1, 3, 8])
+def test_unpadded_step_gives_the_padded_steps_losses(net_kwargs,
+                                                     length_groups):
+    # 3 groups of 2 rows; 8 groups of 6 rows leave 2 groups empty
+    padded, unpadded = (
+        run_both(TrainConfig(unpad=unpad, length_groups=length_groups),
+                 **net_kwargs)[1] for unpad in (False, True))
     for i, (a, b) in enumerate(zip(padded, unpadded)):
         for k in a:
             assert b[k] == pytest.approx(a[k], abs=1e-5), (i, k)
 
 
-def test_unpadded_encoder_is_the_padded_one_at_valid_tokens():
+@pytest.mark.parametrize('length_groups', [1, 2])
+def test_unpadded_encoder_is_the_padded_one_at_valid_tokens(length_groups):
     net, batch = make_net(norm_first=True), make_batch(3)
     X = net.encoder(batch.tokens, batch.segments, batch.valid_lens)
     Z = net.encoder(batch.tokens, batch.segments, batch.valid_lens,
-                    unpad=True)
+                    unpad=True, length_groups=length_groups)
     valid = np.arange(T)[None] < batch.valid_lens.numpy()[:, None]  # (B, T)
     np.testing.assert_allclose(Z.numpy()[valid], X.numpy()[valid], atol=1e-6)
     assert not Z.numpy()[~valid].any()  # zeros at the padding
     assert (~valid).any()
-
-
-def test_unpadded_layout_round_trips():
-    layout = layers.Unpadded.from_valid_lens(tf.constant([2, 0, 3]), 4)
-    X = tf.reshape(tf.range(24, dtype=tf.float32), (3, 4, 2))  # (B, T, H)
-    Z = layout.unpad(X)  # (N, H)
-    assert Z.numpy()[:, 0].tolist() == [0, 2, 16, 18, 20]
-    padded = layout.pad(Z).numpy()
-    assert padded[0, :2].tolist() == X.numpy()[0, :2].tolist()
-    assert not padded[1].any() and not padded[0, 2:].any()
-
-
-def test_unpadding_gradients_are_each_others_gathers():
-    layout = layers.Unpadded.from_valid_lens(tf.constant([2, 0, 3]), 4)
-    weights = tf.reshape(tf.range(24, dtype=tf.float32), (3, 4, 2))
-    Z = tf.Variable(tf.ones((5, 2)))
-    with tf.GradientTape() as tape:
-        total = tf.reduce_sum(layout.pad(Z) * weights)
-    # each valid token's gradient is the weight where pad put it
-    assert tape.gradient(total, Z).numpy()[:, 0].tolist() == [0, 2, 16, 18,
-                                                               20]
-    X = tf.Variable(tf.ones((3, 4, 2)))
-    with tf.GradientTape() as tape:
-        total = tf.reduce_sum(layout.unpad(X) * layout.unpad(weights))
-    grad = tape.gradient(total, X).numpy()
-    valid = np.arange(4)[None] < np.array([2, 0, 3])[:, None]  # (B, T)
-    np.testing.assert_array_equal(grad[valid], weights.numpy()[valid])
-    assert not grad[~valid].any()  # the padding gets no gradient
 
 
 @pytest.mark.parametrize('shape', [(3, 5, 8), (7, 8)])
