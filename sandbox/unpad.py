@@ -45,26 +45,23 @@ class Unpadded(NamedTuple):
         """
         valid_lens = tf.cast(valid_lens, tf.int32)
         B = tf.size(valid_lens)
-        if num_groups == 1:
-            mask = tf.reshape(tf.sequence_mask(valid_lens, T), (-1,))  # B*T
-            index = tf.cast(tf.where(mask)[:, 0], tf.int32)  # (N,)
-            # padding points past the last token, at the zero row that
-            # _pad_rows adds
-            inverse = tf.where(mask, tf.cumsum(tf.cast(mask, tf.int32)) - 1,
-                               tf.size(index))  # (B * T,)
-            return cls(index, inverse, tf.stack([B, T]))
-        order = tf.argsort(valid_lens, stable=True)  # (B,) shortest first
-        lens = tf.gather(valid_lens, order)  # (B,) sorted
+        order = tf.range(B) if num_groups == 1 else tf.argsort(
+            valid_lens, stable=True)  # (B,) rows in token order
+        lens = tf.gather(valid_lens, order)  # (B,)
         rank_t = tf.cast(tf.where(tf.sequence_mask(lens, T)),
                          tf.int32)  # (N, 2): each token's rank and t
         index = tf.gather(order, rank_t[:, 0]) * T + rank_t[:, 1]  # (N,)
         starts = tf.cumsum(lens, exclusive=True)  # (B,) by rank
         first = tf.gather(starts, tf.math.invert_permutation(order))  # (B,)
         t = tf.range(T)
+        # padding points past the last token, at the zero row that
+        # _pad_rows adds
         inverse = tf.where(t[None] < valid_lens[:, None],
                            first[:, None] + t[None],
                            tf.size(index))  # (B, T)
         inverse = tf.reshape(inverse, (-1,))  # (B * T,)
+        if num_groups == 1:
+            return cls(index, inverse, tf.stack([B, T]))
         bounds = [g * B // num_groups for g in range(num_groups + 1)]
         groups = []
         for r0, r1 in zip(bounds[:-1], bounds[1:]):
