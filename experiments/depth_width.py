@@ -61,5 +61,8 @@ EXPERIMENT = Experiment(
         'of its own (the best rate falls as models grow), smaller than an '
         'arm that never leaves the plateau. The budget is in minutes of a '
         'machine, so the runner trains seed by seed and the report pairs '
-        'two arms of a seed only where both ran on one machine.'),
+        'two arms of a seed only where both ran on one machine and neither '
+        'shared it: each run records the share of the machine\'s CPU time '
+        'that other processes and the hypervisor took while it trained, '
+        'and above 10% it pairs with none.'),
 )

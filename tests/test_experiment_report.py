@@ -293,10 +293,29 @@ def test_on_a_wall_clock_budget_arms_pair_only_on_one_machine():
     diff = R.compared(frame, rows, 'nsp_weight=1', BASE)['nsp_weight=0'][
         'final_val_mlm_l']
     assert (diff.n, round(diff.mean, 9)) == (2, -1.05)
+    text = R.interpret(e, frame, rows, 'At:', BASE)
     assert ('Every arm trained for 8 minutes of steps, so a seed\'s arms are '
             'paired only where they ran on one recorded machine (seed 2 ran '
-            'on several: its arms pair only where they shared one).') in \
-        R.interpret(e, frame, rows, 'At:', BASE)
+            'on several: its arms pair only where they shared one) with no '
+            'other work on it. The machine\'s load was not recorded') in text
+    # seed 1's baseline run shared its machine (12% of its CPU time taken
+    # by others): seed 0 alone pairs
+    for r in runs:
+        r['metrics'].update(others_cpu_share=0.02, steal_share=0.01)
+    runs[1]['metrics'].update(others_cpu_share=0.1)
+    frame, rows = table(runs)
+    diff = R.compared(frame, rows, 'nsp_weight=1', BASE)['nsp_weight=0'][
+        'final_val_mlm_l']
+    assert (diff.n, round(diff.mean, 9)) == (1, -1.0)
+    assert ('Other processes and the hypervisor took at most 11% of the '
+            'machine\'s CPU time during a run; above 10%, `nsp_weight=1` '
+            'seed 1 (11%) shared the machine and pair with no other run.') \
+        in R.interpret(e, frame, rows, 'At:', BASE)
+    runs[1]['metrics'].update(others_cpu_share=0.02)
+    del runs[2]['metrics']['others_cpu_share']
+    frame, rows = table(runs)
+    assert ('took at most 3% of the machine\'s CPU time during a run (1 run '
+            'not recorded).') in R.interpret(e, frame, rows, 'At:', BASE)
 
 
 def test_differences_below_three_seeds_are_not_claimed():

@@ -71,6 +71,9 @@ def test_run_experiment_end_to_end(finished_sweep):
     assert stored['configs']['train']['nsp_weight'] == 0.0
     assert stored['metrics']['steps'] == 3
     assert stored['machine'] == machine.describe()
+    # the machine's load while the run trained (Linux's /proc/stat)
+    assert 0 <= stored['metrics']['others_cpu_share'] <= 1
+    assert 0 <= stored['metrics']['steal_share'] <= 1
     # Embeddings (token, segment, position) and the untied decoder
     model = stored['configs']['model']
     V = json.loads((run / 'config.json').read_text())['vocab_size']

@@ -1,5 +1,6 @@
 """Numerical guards, unreadable checkpoints and validators under hypothesis."""
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -128,6 +129,32 @@ def test_machine_reads_instruction_sets(tmp_path):
     assert machine.describe({'ONEDNN_MAX_CPU_ISA': 'AVX2',
                              'ATEN_CPU_CAPABILITY': 'avx2'}).endswith(
         ' (capped: ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2)')
+
+
+def test_machine_load_reads_proc_stat(tmp_path, monkeypatch):
+    from sandbox import machine
+    hz = os.sysconf('SC_CLK_TCK')
+    stat = tmp_path / 'stat'
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text(f'cpu  {3 * hz} {hz} {2 * hz} {10 * hz} {hz} 0 {hz} '
+                    f'{2 * hz} 5 0\ncpu0 1 2 3\n')
+    monkeypatch.setattr(machine.time, 'process_time', lambda: 4.0)
+    clock = machine.cpu_clock(str(stat))
+    assert clock == machine.CpuClock(busy=7.0, steal=2.0, total=20.0,
+                                     own=4.0)
+    for text in ('intr 1 2\n', 'cpu 1 2\n', 'cpu a b c d e f g h\n'):
+        stat.write_text(text)
+        assert machine.cpu_clock(str(stat)) is None, text
+    assert machine.cpu_clock(str(tmp_path / 'missing')) is None
+    # 40 s of 2 CPUs: 30 busy, 24 of them this process's, 4 stolen
+    later = machine.CpuClock(busy=37.0, steal=6.0, total=100.0, own=28.0)
+    assert machine.load_between(clock, later) == {
+        'others_cpu_share': 6 / 80, 'steal_share': 4 / 80}
+    # this process's time counted at a finer grain than the machine's
+    assert machine.load_between(clock, later._replace(own=40.0))[
+        'others_cpu_share'] == 0.0
+    assert machine.load_between(None, later) == {}
+    assert machine.load_between(clock, clock) == {}
 
 
 def test_emulated_bfloat16_warns_on_a_cpu_without_it(monkeypatch):

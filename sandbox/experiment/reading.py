@@ -19,6 +19,12 @@ NSP_LEARNED = 0.55
 # An arm overfits when its final validation MLM loss ends this many nats
 # above its best
 OVERFIT_MARGIN = 0.1
+# On a wall-clock budget, a run shared its machine (and pairs with no
+# other) when other processes and the hypervisor took more than this share
+# of the machine's CPU time while it trained
+SHARED_LOAD = 0.1
+# The load columns a run records (machine.load_between)
+LOAD_COLUMNS = ('others_cpu_share', 'steal_share')
 # (column, header, format) of the paired differences from the baseline arm
 PAIRED_COLUMNS = (('final_val_mlm_l', 'Δ val MLM loss', '+.3f'),
                   ('final_val_mlm_acc', 'Δ val MLM acc', '+.3f'),
@@ -78,7 +84,7 @@ def contrast(frame, rows, arm, other, column, baseline):
             nsp_learned(frame, arm) and nsp_learned(frame, other)):
         return None
     values = by_seed(frame, column)
-    same = same_machine_seeds(frame, arm, other)
+    same = clock_seeds(frame, arm, other)
     return paired_difference(
         {s: v for s, v in values[arm].items() if same is None or s in same},
         values[other])
@@ -90,14 +96,23 @@ def on_the_clock(frame):
         frame['train.time_budget'].notna().any()
 
 
-def same_machine_seeds(frame, arm, other):
+def load(frame):
+    """Per run: the share of its machine's CPU time that other work took
+    (processes and hypervisor; 0 where not recorded)."""
+    return frame.reindex(columns=list(LOAD_COLUMNS)).fillna(0.0).sum(axis=1)
+
+
+def clock_seeds(frame, arm, other):
     """On a wall-clock budget, the seeds whose runs of both arms ran on
-    one recorded machine (minutes differ between machines); else None."""
+    one recorded machine (minutes differ between machines) and neither
+    shared it (load above SHARED_LOAD); else None."""
     if not on_the_clock(frame):
         return None
     machines = by_seed(frame, 'machine')
+    quiet = by_seed(frame.assign(quiet=load(frame) <= SHARED_LOAD), 'quiet')
     return {s for s, m in machines[arm].items()
-            if m != NOT_RECORDED and machines[other].get(s) == m}
+            if m != NOT_RECORDED and machines[other].get(s) == m
+            and quiet[arm][s] and quiet[other][s]}
 
 
 def format_difference(diff, fmt):
@@ -187,8 +202,29 @@ def _on_the_clock(frame):
             'arms are paired only where they ran on one recorded machine'
             + (f' (seed{"s" if len(split) > 1 else ""} {", ".join(split)} '
                f'ran on several: {"their" if len(split) > 1 else "its"} arms '
-               'pair only where they shared one).' if split else '.')
-            + ' Load from other work on the machine shortens a run too.']
+               'pair only where they shared one)' if split else '')
+            + ' with no other work on it.', _on_the_load(frame)]
+
+
+def _on_the_load(frame):
+    """How much of the machine other work took during the runs."""
+    recorded = frame.reindex(columns=[LOAD_COLUMNS[0]]).iloc[:, 0].notna()
+    if not recorded.any():
+        return ('The machine\'s load was not recorded: other work on it '
+                'would shorten a run unseen.')
+    shares = load(frame)
+    shared = frame[shares > SHARED_LOAD]
+    unknown = (~recorded).sum()
+    return (f'Other processes and the hypervisor took at most '
+            f'{shares[recorded].max():.0%} of the machine\'s CPU time '
+            'during a run'
+            + (f' ({unknown} run{"s" if unknown > 1 else ""} not recorded)'
+               if unknown else '')
+            + (f'; above {SHARED_LOAD:.0%}, '
+               + ', '.join(f'`{r.label}` seed {r.seed} '
+                           f'({shares[i]:.0%})' for i, r in shared.iterrows())
+               + ' shared the machine and pair with no other run.'
+               if len(shared) else '.'))
 
 
 def _on_differences(diffs, base):

@@ -170,7 +170,9 @@ def run_or_skip(run, run_dir, head, options, rerun=False,
     options.log(f'    val MLM loss {m["final_val_mlm_l"]:.3f}, acc '
                 f'{m["final_val_mlm_acc"]:.3f}, NSP acc '
                 f'{m["final_val_nsp_acc"]:.3f}, {m["pairs_per_sec"]:.0f} '
-                f'pairs/s, {m["wall_time"]:.0f} s')
+                f'pairs/s, {m["wall_time"]:.0f} s'
+                + (f', {m["others_cpu_share"]:.0%} of the CPU taken by other '
+                   'processes' if 'others_cpu_share' in m else ''))
     return result
 
 
@@ -199,15 +201,19 @@ def execute(run, run_dir, options=RunOptions()):
     """
     if run_dir.exists() and not resumable(run, run_dir):
         shutil.rmtree(run_dir)  # an interrupted run: start it afresh
-    start = time.perf_counter()
+    start, clock = time.perf_counter(), machine.cpu_clock()
     out = pretrain(run.configs.data, run.configs.model, run.configs.train,
                    data_dir=options.data_dir, run_dir=run_dir, plot=False,
                    verbose=options.verbose, verify=options.verify)
     wall_time = time.perf_counter() - start
+    # What other work took of the machine while this run trained (since
+    # its last resume): a wall-clock budget is fair only on a quiet one
+    load = machine.load_between(clock, machine.cpu_clock())
     plots.save_loss_plot(out['history'], run_dir / 'loss',
                          run.configs.train.num_steps, out['baseline'])
     metrics = summarize_history(out['history'], run.configs.data.batch_size)
-    metrics.update(wall_time=wall_time, **parameter_counts(out['net']))
+    metrics.update(wall_time=wall_time, **load,
+                   **parameter_counts(out['net']))
     if options.probe:
         metrics.update(probe_run(run, run_dir, out['net'], out['vocab'],
                                  options))
