@@ -88,7 +88,7 @@ def cpu_clock(path='/proc/stat'):
         ticks = [int(x) for x in fields[1:1 + _STAT_FIELDS]]
     except (OSError, ValueError):
         return None
-    if fields[0] != 'cpu' or len(ticks) < _STAT_FIELDS:
+    if fields[:1] != ['cpu'] or len(ticks) < _STAT_FIELDS:
         return None
     hz = os.sysconf('SC_CLK_TCK')
     return CpuClock(busy=sum(ticks[i] for i in _BUSY_FIELDS) / hz,

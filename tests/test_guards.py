@@ -142,7 +142,7 @@ def test_machine_load_reads_proc_stat(tmp_path, monkeypatch):
     clock = machine.cpu_clock(str(stat))
     assert clock == machine.CpuClock(busy=7.0, steal=2.0, total=20.0,
                                      own=4.0)
-    for text in ('intr 1 2\n', 'cpu 1 2\n', 'cpu a b c d e f g h\n'):
+    for text in ('', 'intr 1 2\n', 'cpu 1 2\n', 'cpu a b c d e f g h\n'):
         stat.write_text(text)
         assert machine.cpu_clock(str(stat)) is None, text
     assert machine.cpu_clock(str(tmp_path / 'missing')) is None
