@@ -36,11 +36,34 @@ def is_finished(row):
     return row.get('final_val_mlm_l_mean') is not None
 
 
+def learned(loss, acc, baseline):
+    """Whether a validation MLM loss and accuracy clear the unigram gate."""
+    return loss < baseline['mlm_l'] - GATE_MARGIN and \
+        acc >= 2 * baseline['mlm_acc']
+
+
 def clears_gate(row, baseline):
     """Whether an aggregated row has learned beyond the unigram baseline."""
-    return baseline is not None and is_finished(row) and \
-        row['final_val_mlm_l_mean'] < baseline['mlm_l'] - GATE_MARGIN and \
-        row['final_val_mlm_acc_mean'] >= 2 * baseline['mlm_acc']
+    return baseline is not None and is_finished(row) and learned(
+        row['final_val_mlm_l_mean'], row['final_val_mlm_acc_mean'], baseline)
+
+
+def gate_split(frame, arm, other, baseline):
+    """(the arm that learned, the one that did not, seeds) where, in every
+    seed both ran, one arm's run cleared the unigram gate and the other's
+    did not: a difference in kind, which no interval measures; else None."""
+    if baseline is None:
+        return None
+    runs = frame.assign(learned=[
+        learned(loss, acc, baseline) for loss, acc in
+        zip(frame['final_val_mlm_l'], frame['final_val_mlm_acc'])])
+    passed = by_seed(runs, 'learned')
+    seeds = sorted(set(passed.get(arm, {})) & set(passed.get(other, {})))
+    for good, bad in ((arm, other), (other, arm)):
+        if seeds and all(passed[good][s] and not passed[bad][s]
+                         for s in seeds):
+            return good, bad, seeds
+    return None
 
 
 def nsp_learned(frame, label):
@@ -126,6 +149,23 @@ def format_difference(diff, fmt):
 
 # How a predicted sign reads: arm - baseline below, near or above 0
 SIGNS = {-1: 'lower', 0: 'no difference', 1: 'higher'}
+
+
+# The sign of (an arm that did not learn − one that did) in these columns
+GATE_SIGNS = {'final_val_mlm_l': 1, 'final_val_mlm_acc': -1}
+
+
+def gate_verdict(split, arm, column, sign):
+    """Whether a gate_split agrees with the predicted sign of arm − other
+    in `column`; None if it cannot say (too few seeds, another column)."""
+    if split is None or column not in GATE_SIGNS or \
+            len(split[2]) < MIN_SEEDS_TO_RANK:
+        return None
+    good, bad, seeds = split
+    found = GATE_SIGNS[column] * (1 if bad == arm else -1)
+    return (f'{"agrees" if found == sign else "contradicts"}: `{bad}` stays '
+            f'under the unigram gate in all {len(seeds)} seeds, `{good}` '
+            'clears it in all (a difference in kind: no interval)')
 
 
 def verdict(diff, sign, fmt='.3f'):

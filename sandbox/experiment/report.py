@@ -13,7 +13,8 @@ from sandbox.experiment.frames import (aggregate, machines_note, records,
                                       results_frame)
 from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
                                         SIGNS, compared, contrast,
-                                        format_difference, interpret,
+                                        format_difference, gate_split,
+                                        gate_verdict, interpret,
                                         is_finished, verdict)
 from sandbox.runs import load_run, write_text
 
@@ -136,7 +137,7 @@ def paired_markdown(diffs, base_label):
 def literature_markdown(experiment, frame, rows, baseline):
     """The literature's predictions next to the paired differences."""
     headers = {col: (header, fmt) for col, header, fmt in PAIRED_COLUMNS}
-    finished = {r['label'] for r in rows if is_finished(r)}
+    finished = {r['label']: r for r in rows if is_finished(r)}
     lines = []
     for key, (col, sign, source) in experiment.predictions.items():
         header, fmt = headers.get(col, (col, '+.3f'))
@@ -145,10 +146,15 @@ def literature_markdown(experiment, frame, rows, baseline):
         name = arm if other == experiment.baseline_label else \
             f'{arm} − {other}'
         missing = [a for a in (arm, other) if a not in finished]
+        in_kind = None if diff or missing else gate_verdict(
+            gate_split(frame, arm, other, baseline), arm, col, sign)
+        means = (f'{finished[arm][f"{col}_mean"]:{fmt.lstrip("+")}} vs '
+                 f'{finished[other][f"{col}_mean"]:{fmt.lstrip("+")}} '
+                 '(means)') if in_kind else '–'
         lines.append([name, f'{header}: {SIGNS[sign]} ({source})',
-                      format_difference(diff, fmt) if diff else '–',
+                      format_difference(diff, fmt) if diff else means,
                       f'not run yet ({" and ".join(missing)})' if missing
-                      else verdict(diff, sign, fmt.lstrip('+'))])
+                      else in_kind or verdict(diff, sign, fmt.lstrip('+'))])
     cells = pd.DataFrame(lines, columns=['arm', 'predicted', 'measured',
                                          'verdict'])
     return cells.to_markdown(index=False, tablefmt='pipe',
