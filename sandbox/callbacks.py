@@ -93,10 +93,24 @@ def write_hparams(run_dir, trial_id, hparams, metrics, step):
 
 
 def _summaries(path):
-    """An events file's summaries, (step, bytes) each, without wall times."""
-    return [(e.step, e.summary.SerializeToString(deterministic=True))
-            for e in tf.compat.v1.train.summary_iterator(str(path))
-            if e.HasField('summary')]
+    """An events file's summaries, (step, bytes) each, without wall times.
+
+    HParams contents are serialised again in a fixed order: their maps
+    come out in an order that changes from one process to the next.
+    """
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    out = []
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+        if not event.HasField('summary'):
+            continue
+        for value in event.summary.value:
+            data = value.metadata.plugin_data
+            if data.plugin_name == 'hparams':
+                data.content = plugin_data_pb2.HParamsPluginData.FromString(
+                    data.content).SerializeToString(deterministic=True)
+        out.append((event.step,
+                    event.summary.SerializeToString(deterministic=True)))
+    return out
 
 
 def in_notebook():

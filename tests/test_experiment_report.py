@@ -219,6 +219,10 @@ def test_the_size_note_counts_seeds_per_arm():
     # a sweep still running: one arm's third seed is not finished
     assert '2-3 seeds per arm' in X.size_note(runs[:-1], quick=False)
     assert ', 1 seed):' in X.size_note(runs[:1], quick=True)
+    # on a wall-clock budget the step count is only a cap
+    timed = make(settings={'train.time_budget': 8.0}).runs(seeds=[0])
+    assert X.size_note(timed, quick=False).startswith(
+        'At standard size (8 minutes of steps (at most 1800) of 128 pairs')
 
 
 def test_an_untrained_nsp_head_is_never_shown():

@@ -127,6 +127,33 @@ def test_changed_hparams_replace_the_old_summary(tmp_path):
         tmp_path / 'tensorboard']  # no staging folder left behind
 
 
+def test_hparams_summaries_compare_whatever_the_order_of_their_maps(
+        tmp_path):
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from sandbox.callbacks import _summaries
+
+    def entry(key, value):
+        data = plugin_data_pb2.HParamsPluginData(version=0)
+        data.session_start_info.hparams[key].number_value = value
+        return data.SerializeToString()
+
+    contents = [entry('a', 1.0) + entry('b', 2.0),
+                entry('b', 2.0) + entry('a', 1.0)]
+    assert contents[0] != contents[1]  # one map, its entries in two orders
+    files = []
+    for i, content in enumerate(contents):
+        writer = tf.summary.create_file_writer(str(tmp_path / str(i)))
+        with writer.as_default(step=0):
+            tf.summary.write('_hparams_/session_start_info', tf.constant(0.0),
+                             metadata=tf.compat.v1.SummaryMetadata(
+                                 plugin_data={'plugin_name': 'hparams',
+                                              'content': content}))
+        writer.close()
+        files.append(next((tmp_path / str(i)).iterdir()))
+    assert _summaries(files[0]) == _summaries(files[1])
+
+
 def test_tensorboard_shows_the_experiment_in_hparams(finished_sweep):
     _, out, _, _ = finished_sweep
     with serve_tensorboard(out / 'runs') as url:

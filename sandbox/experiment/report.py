@@ -170,8 +170,11 @@ def size_note(runs, quick):
              else f'{least}-{most} seeds per arm')
     size = ('At --quick size, a smoke test of the code and not an '
             'experiment' if quick else 'At standard size')
-    return (f'{size} ({c.train.num_steps} steps of {c.data.batch_size} '
-            f'pairs of up to {c.data.max_len} tokens, {seeds}):')
+    steps = (f'{c.train.time_budget:g} minutes of steps (at most '
+             f'{c.train.num_steps})' if c.train.time_budget else
+             f'{c.train.num_steps} steps')
+    return (f'{size} ({steps} of {c.data.batch_size} pairs of up to '
+            f'{c.data.max_len} tokens, {seeds}):')
 
 
 def write_report(experiment, out, runs, results, quick, command):
