@@ -374,6 +374,12 @@ def test_a_gate_split_needs_every_seed_on_one_side():
     assert R.gate_verdict(split, 'b', 'final_val_mlm_l', 0).startswith(
         'contradicts')
     assert R.gate_verdict(split, 'b', 'final_val_nsp_acc', 1) is None
+    # on a wall-clock budget, only seeds run on one machine count
+    for r in runs:
+        r['configs'] = {'train': {'time_budget': 8.0}}
+        r['machine'] = 'AMD' if (r['label'], r['seed']) == ('b', 2) else 'x'
+    assert R.gate_split(F.results_frame(runs), 'b', 'a', BASE) == (
+        'a', 'b', [0, 1])
     two = R.gate_split(frame[frame['seed'] < 2], 'b', 'a', BASE)
     assert two == ('a', 'b', [0, 1])
     assert R.gate_verdict(two, 'b', 'final_val_mlm_l', 1) is None
