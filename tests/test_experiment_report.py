@@ -365,6 +365,12 @@ def test_a_gate_split_needs_every_seed_on_one_side():
     assert R.gate_split(frame, 'a', 'b', BASE) == split
     assert R.gate_split(frame, 'c', 'a', BASE) is None  # seed 1 learned
     assert R.gate_split(frame, 'b', 'a', None) is None
+    # a run without a validation loss (not finished) has not failed it
+    unfinished = runs + [result('d', s, final_val_mlm_l=6.7,
+                                final_val_mlm_acc=0.05) for s in (0, 1)]
+    unfinished.append(result('d', 2))
+    assert R.gate_split(F.results_frame(unfinished), 'd', 'a', BASE) == (
+        'a', 'd', [0, 1])
     assert R.gate_verdict(split, 'b', 'final_val_mlm_l', 1).startswith(
         'agrees: `b` stays under the unigram gate in all 3 seeds')
     assert R.gate_verdict(split, 'b', 'final_val_mlm_acc', 1).startswith(

@@ -50,18 +50,16 @@ def clears_gate(row, baseline):
 
 def gate_split(frame, arm, other, baseline):
     """(the arm that learned, the one that did not, seeds) where, in every
-    seed both ran (on a wall-clock budget: on one quiet machine), one
-    arm's run cleared the unigram gate and the other's did not: a
-    difference in kind, which no interval measures; else None."""
+    seed paired_seeds gives, one arm's run cleared the unigram gate and
+    the other's did not: a difference in kind, which no interval
+    measures; else None."""
     if baseline is None:
         return None
-    runs = frame.assign(learned=[
+    passed = by_seed(frame.assign(learned=[
         learned(loss, acc, baseline) for loss, acc in
-        zip(frame['final_val_mlm_l'], frame['final_val_mlm_acc'])])
-    passed = by_seed(runs, 'learned')
-    seeds = set(passed.get(arm, {})) & set(passed.get(other, {}))
-    same = clock_seeds(frame, arm, other)  # on a wall-clock budget
-    seeds = sorted(seeds if same is None else seeds & same)
+        zip(frame['final_val_mlm_l'], frame['final_val_mlm_acc'])]),
+        'learned')
+    seeds = sorted(paired_seeds(frame, arm, other))
     for good, bad in ((arm, other), (other, arm)):
         if seeds and all(passed[good][s] and not passed[bad][s]
                          for s in seeds):
@@ -110,10 +108,9 @@ def contrast(frame, rows, arm, other, column, baseline):
             nsp_learned(frame, arm) and nsp_learned(frame, other)):
         return None
     values = by_seed(frame, column)
-    same = clock_seeds(frame, arm, other)
+    seeds = paired_seeds(frame, arm, other)
     return paired_difference(
-        {s: v for s, v in values[arm].items() if same is None or s in same},
-        values[other])
+        {s: v for s, v in values[arm].items() if s in seeds}, values[other])
 
 
 def on_the_clock(frame):
@@ -128,17 +125,20 @@ def load(frame):
     return frame.reindex(columns=list(LOAD_COLUMNS)).fillna(0.0).sum(axis=1)
 
 
-def clock_seeds(frame, arm, other):
-    """On a wall-clock budget, the seeds whose runs of both arms ran on
-    one recorded machine (minutes differ between machines) and neither
-    shared it (load above SHARED_LOAD); else None."""
+def paired_seeds(frame, arm, other):
+    """The seeds in which both arms have a finished run (a validation
+    loss); on a wall-clock budget, only those whose two runs ran on one
+    recorded machine (minutes differ between machines) and neither shared
+    it (load above SHARED_LOAD)."""
+    finished = frame.reindex(columns=['final_val_mlm_l']).notna().iloc[:, 0]
+    runs = frame.assign(quiet=load(frame) <= SHARED_LOAD)[finished]
+    machines, quiet = by_seed(runs, 'machine'), by_seed(runs, 'quiet')
+    ours, theirs = machines.get(arm, {}), machines.get(other, {})
+    seeds = set(ours) & set(theirs)
     if not on_the_clock(frame):
-        return None
-    machines = by_seed(frame, 'machine')
-    quiet = by_seed(frame.assign(quiet=load(frame) <= SHARED_LOAD), 'quiet')
-    return {s for s, m in machines[arm].items()
-            if m != NOT_RECORDED and machines[other].get(s) == m
-            and quiet[arm][s] and quiet[other][s]}
+        return seeds
+    return {s for s in seeds if ours[s] != NOT_RECORDED
+            and ours[s] == theirs[s] and quiet[arm][s] and quiet[other][s]}
 
 
 def format_difference(diff, fmt):
