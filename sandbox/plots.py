@@ -98,6 +98,25 @@ def mean_std(series):
     return stacked.mean(0), std
 
 
+def on_one_grid(xs, series):
+    """(x, series) with every seed's series over one shared x.
+
+    Where the seeds' x agree (steps, epochs) they are kept (mean_std cuts
+    to the shortest); where they differ (training time), each series is
+    interpolated linearly onto evenly spaced points over the range every
+    seed covers, as many as the shortest has (by index, as for steps, if
+    they share no range).
+    """
+    n = min(len(x) for x in xs)
+    if all(np.array_equal(x[:n], xs[0][:n]) for x in xs):
+        return xs[0], series
+    low, high = max(x[0] for x in xs), min(x[-1] for x in xs)
+    if high < low:
+        return xs[0], series
+    grid = np.linspace(low, high, n)
+    return grid, [np.interp(grid, x, s) for x, s in zip(xs, series)]
+
+
 def _column(rows, key, xkey='step'):
     """(x, values) of the rows that have `key`, x their `xkey`."""
     pairs = [(row[xkey], row[key]) for row in rows
@@ -236,14 +255,14 @@ def _facet_curves(groups, smooth, log, panels, title, baseline, xlabel):
 def _group_curves(ax, runs, key, val_key, c, label, smooth):
     """One group's train and validation bands."""
     xkey = 'x' if runs[0] and 'x' in runs[0][0] else 'step'
-    steps = _column(runs[0], key, xkey)[0]
-    if len(steps):
-        _band(ax, steps, [ema(_column(r, key, xkey)[1], smooth)
-                          for r in runs], c, 0.18, '-', lw=1.4, label=label)
-    val_steps = _column(runs[0], val_key, xkey)[0] if val_key else []
-    if len(val_steps):
-        _band(ax, val_steps, [_column(r, val_key, xkey)[1] for r in runs],
-              c, 0.12, 'o--', ms=4, lw=1)
+    train = [_column(r, key, xkey) for r in runs]
+    if len(train[0][0]):
+        x, ys = on_one_grid([x for x, _ in train],
+                            [ema(y, smooth) for _, y in train])
+        _band(ax, x, ys, c, 0.18, '-', lw=1.4, label=label)
+    val = [_column(r, val_key, xkey) for r in runs] if val_key else []
+    if val and len(val[0][0]):
+        _band(ax, *on_one_grid(*zip(*val)), c, 0.12, 'o--', ms=4, lw=1)
 
 
 def _curves_panel(ax, panel, baseline, log, xlabel):

@@ -1,7 +1,7 @@
 """Tests for sandbox.plots: smoothing, bands, files written."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sandbox import plots as C
@@ -31,6 +31,36 @@ def test_mean_std_over_seeds_cut_to_the_shortest():
     np.testing.assert_allclose(std, [np.sqrt(2), np.sqrt(2)])
     mean, std = C.mean_std([[5, 6]])
     np.testing.assert_allclose(std, [0, 0])
+
+
+def test_seeds_on_one_time_grid():
+    # equal x (steps): kept as given; differing x (minutes): interpolated
+    # onto 3 points over [1, 5], the range both seeds cover
+    steps = [np.array([1, 2, 3]), np.array([1, 2])]
+    x, ys = C.on_one_grid(steps, [[5, 6, 7], [1, 2]])
+    np.testing.assert_array_equal(x, [1, 2, 3])
+    assert ys == [[5, 6, 7], [1, 2]]
+    x, ys = C.on_one_grid([np.array([0., 2, 4, 6]), np.array([1., 4, 5])],
+                          [np.array([0., 2, 4, 6]), np.array([10., 40, 50])])
+    np.testing.assert_allclose(x, [1, 3, 5])
+    np.testing.assert_allclose(ys, [[1, 3, 5], [10, 30, 50]])
+    apart = [np.array([0., 1]), np.array([2., 3])]  # no common range
+    x, ys = C.on_one_grid(apart, [[1, 2], [3, 4]])
+    assert x is apart[0] and ys == [[1, 2], [3, 4]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.01, 10), min_size=2, max_size=20),
+       st.lists(st.floats(0.01, 10), min_size=2, max_size=20))
+def test_a_grid_stays_inside_every_seed(a, b):
+    xs = [np.cumsum([0] + a), np.cumsum([0] + b)]  # from 0, like time
+    n = min(len(a), len(b)) + 1
+    assume(not np.array_equal(xs[0][:n], xs[1][:n]))
+    x, ys = C.on_one_grid(xs, [2 * xs[0], 2 * xs[1]])
+    assert len(x) == n
+    assert x[-1] <= min(xs[0][-1], xs[1][-1]) + 1e-9
+    np.testing.assert_allclose(ys[0][:len(x)], 2 * x, rtol=1e-9)
+    np.testing.assert_allclose(ys[1][:len(x)], 2 * x, rtol=1e-9)
 
 
 def test_plot_curves_draws_mean_and_band(fake_runs, tmp_path):

@@ -244,8 +244,10 @@ def save_figures(experiment, out, groups, diffs):
          for label, group in groups.items()], smooth=experiment.smooth,
         log=experiment.log_scale, title=title, baseline=first['baseline'],
         xlabel=X_LABELS[experiment.x_axis]), out / 'curves')
-    images = [('curves', f'Loss curves, mean ± std over seeds (train EMA '
-               f'{experiment.smooth}; circles: validation at mask rate '
+    grid = ', each seed interpolated onto one time grid' \
+        if experiment.x_axis == 'time' else ''
+    images = [('curves', f'Loss curves, mean ± std over seeds{grid} (train '
+               f'EMA {experiment.smooth}; circles: validation at mask rate '
                '0.15; dashed: the unigram baseline and NSP chance)')]
     for stale in out.glob('summary.*'):  # figures of an older report
         stale.unlink()
