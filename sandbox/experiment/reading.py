@@ -130,13 +130,14 @@ def paired_seeds(frame, arm, other):
     loss); on a wall-clock budget, only those whose two runs ran on one
     recorded machine (minutes differ between machines) and neither shared
     it (load above SHARED_LOAD)."""
-    finished = frame.reindex(columns=['final_val_mlm_l']).notna().iloc[:, 0]
-    runs = frame.assign(quiet=load(frame) <= SHARED_LOAD)[finished]
-    machines, quiet = by_seed(runs, 'machine'), by_seed(runs, 'quiet')
+    runs = frame[frame['final_val_mlm_l'].notna()
+                 & frame['label'].isin([arm, other])]
+    machines = by_seed(runs, 'machine')
     ours, theirs = machines.get(arm, {}), machines.get(other, {})
     seeds = set(ours) & set(theirs)
     if not on_the_clock(frame):
         return seeds
+    quiet = by_seed(runs.assign(quiet=load(runs) <= SHARED_LOAD), 'quiet')
     return {s for s in seeds if ours[s] != NOT_RECORDED
             and ours[s] == theirs[s] and quiet[arm][s] and quiet[other][s]}
 
