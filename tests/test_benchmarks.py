@@ -104,3 +104,41 @@ def test_time_to_signal_stops_at_the_target_and_reports_it(capsys):
     # steps of 1 s, 1 s and 2 s (100 pairs at 100, 100 and 50 pairs/s)
     assert 'accuracy 0.210 >= 0.2 at step 3 (0k pairs)' in out
     assert '0.1 min of steps' in out and '3 steps run' in out
+
+
+def test_budget_steps_give_each_arm_the_baselines_time(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    budget = load_script('budget_steps').budget_steps
+    seconds = {'a': 0.2, 'b': 0.1, 'c': 0.4, 'd': 0.3}
+    assert budget(seconds, 'a', 1800) == {'a': 1800, 'b': 3600, 'c': 900,
+                                          'd': 1200}
+
+
+def test_budget_steps_benchmark_prints_the_steps(wikitext_dir, tmp_path,
+                                                 capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    script = load_script('budget_steps')
+    path = tmp_path / 'tiny.py'
+    path.write_text(
+        'from sandbox.experiment import Experiment\n'
+        "EXPERIMENT = Experiment(name='tiny', question='q?',\n"
+        "    grid={'model.num_blks': [1, 2]}, baseline='num_blks=2',\n"
+        "    settings={'preset': 'tiny', 'data.batch_size': 4,\n"
+        "              'data.max_len': 16})\n")
+    script.main([str(path), '--data-dir', str(wikitext_dir), '--rounds',
+                 '2', '--warmup', '1', '--baseline-steps', '300'])
+    out = capsys.readouterr().out
+    assert 'machine: ' in out and 'matmul peak' in out
+    assert 'budget: 300 steps of num_blks=2' in out
+    lines = out.split('STEPS = {\n')[1].splitlines()
+    assert lines[0].startswith("    'num_blks=2': 300,  # ")
+    assert lines[1].startswith("    'num_blks=1': ")
+    assert lines[2] == '}'
+    path.write_text(path.read_text().replace(
+        "'model.num_blks': [1, 2]", "'data.batch_size': [4, 8]").replace(
+        'num_blks=2', 'batch_size=8').replace(
+        "'data.batch_size': 4,", ''))
+    with pytest.raises(SystemExit, match='differ in their data settings'):
+        script.main([str(path), '--data-dir', str(wikitext_dir)])
+    with pytest.raises(SystemExit, match='experiment file'):
+        script.main([str(tmp_path / 'none.py')])

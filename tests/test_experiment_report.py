@@ -223,6 +223,19 @@ def test_the_size_note_counts_seeds_per_arm():
     timed = make(settings={'train.time_budget': 8.0}).runs(seeds=[0])
     assert X.size_note(timed, quick=False).startswith(
         'At standard size (8 minutes of steps (at most 1800) of 128 pairs')
+    # equal budgets in steps: each arm its own count
+    by_arm = make(full_by_group={'nsp_weight=0': {
+        'train.num_steps': 2400}}).runs(seeds=[0])
+    assert X.size_note(by_arm, quick=False).startswith(
+        'At standard size (1800-2400 steps by arm of 128 pairs')
+
+
+def test_a_budget_axis_is_the_share_of_each_runs_own_steps():
+    run = {'metrics': [{'step': 100, 'mlm_l': 7.0}, {'step': 400,
+                                                     'mlm_l': 6.0}],
+           'config': {'train': {'num_steps': 400}}}
+    assert [r['x'] for r in X.curve_rows(run, 'budget')] == [0.25, 1.0]
+    assert [r['x'] for r in X.curve_rows(run, 'step')] == [100, 400]
 
 
 def test_an_untrained_nsp_head_is_never_shown():

@@ -68,6 +68,22 @@ def test_sizes_settings_and_overrides_stack_in_order():
     assert over[0].configs.train.lr == 0.5
 
 
+def test_full_by_group_sets_each_group_at_full_size_only():
+    e = make(full={'train.num_steps': 50},
+             full_by_group={'nsp_weight=0': {'train.num_steps': 70,
+                                               'train.warmup_steps': 7}})
+    full = {r.label: r.configs.train for r in e.runs()}
+    assert (full['nsp_weight=1'].num_steps,
+            full['nsp_weight=0'].num_steps) == (50, 70)
+    assert full['nsp_weight=0'].warmup_steps == 7
+    quick = {r.configs.train.num_steps for r in e.runs(quick=True)}
+    assert quick == {X.QUICK['train.num_steps']}
+    with pytest.raises(ValueError, match=r"\['train.num_steps'\] is set "
+                                         'per group'):
+        e.runs(overrides={'train.num_steps': 9})
+    assert e.runs(quick=True, overrides={'train.num_steps': 9})
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
        st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True))
@@ -108,6 +124,14 @@ def test_run_count_is_the_product_and_names_are_unique(sizes, seeds):
      r"'model.width' is not a config field"),
     ({'grid': {'train.lr': {'a/b': 0.1, 'a-b': 0.2}}},
      r"same folder twice: \['lr=a-b__seed=0'"),
+    ({'full_by_group': {'nsp_weight=2.0': {}}},
+     r"full_by_group: 'nsp_weight=2.0' is not a group"),
+    ({'full_by_group': {'nsp_weight=1': {'train.nsp_weight': 0.5}}},
+     r"full_by_group\['nsp_weight=1'\] sets the grid axis"),
+    ({'full_by_group': {'nsp_weight=1': {'train.lrr': 0.5}}},
+     r"full_by_group\['nsp_weight=1'\] key 'train.lrr'"),
+    ({'full_by_group': {'nsp_weight=1': {'train.num_steps': 0}}},
+     r'num_steps'),
 ])
 def test_bad_experiments_are_rejected_with_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):

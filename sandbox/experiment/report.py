@@ -170,9 +170,11 @@ def size_note(runs, quick):
              else f'{least}-{most} seeds per arm')
     size = ('At --quick size, a smoke test of the code and not an '
             'experiment' if quick else 'At standard size')
+    counts = sorted({r.configs.train.num_steps for r in runs})
     steps = (f'{c.train.time_budget:g} minutes of steps (at most '
              f'{c.train.num_steps})' if c.train.time_budget else
-             f'{c.train.num_steps} steps')
+             f'{counts[0]} steps' if len(counts) == 1 else
+             f'{counts[0]}-{counts[-1]} steps by arm')
     return (f'{size} ({steps} of {c.data.batch_size} pairs of up to '
             f'{c.data.max_len} tokens, {seeds}):')
 
@@ -216,6 +218,8 @@ def curve_rows(run, x_axis):
     elif x_axis == 'time':
         xs = plots.elapsed_seconds(
             rows, run['config']['data']['batch_size']) / 60
+    elif x_axis == 'budget':
+        xs = [r['step'] / run['config']['train']['num_steps'] for r in rows]
     else:
         xs = [r['step'] for r in rows]
     return [{**r, 'x': x} for r, x in zip(rows, xs)]
@@ -223,7 +227,8 @@ def curve_rows(run, x_axis):
 
 # The curves' x-axis label of each Experiment.x_axis
 X_LABELS = {'step': 'step', 'epoch': 'epoch',
-            'time': 'training time (minutes, steps only)'}
+            'time': 'training time (minutes, steps only)',
+            'budget': 'share of the budget (step / the arm\'s steps)'}
 
 
 def save_figures(experiment, out, groups, diffs):

@@ -26,7 +26,7 @@ from sandbox.config import (RECIPES, SEED_KEYS, SETTING_KEYS, ConfigError,
 FULL = {**RECIPES['default'], 'data.max_len': 64,
         'probe.num_sentences': 1000}
 # What the curves of an experiment may be drawn against
-X_AXES = ('step', 'epoch', 'time')
+X_AXES = ('step', 'epoch', 'time', 'budget')
 # Quick: the same recipe for 100 steps of 64 pairs, a smoke test of the
 # code: every arm is still at the unigram baseline, so nothing is ranked.
 QUICK = {**FULL, 'data.batch_size': 64, 'train.num_steps': 100,
@@ -124,12 +124,15 @@ class Experiment:
         quick_seeds: seeds with --quick.
         settings: applied to every run, over the FULL or QUICK sizes.
         full, quick: applied at that size only, over `settings`.
+        full_by_group: {group label: settings} at full size, over `full`
+            (e.g. each arm's steps of an equal time budget).
         baseline: the label of the reference group (default: the first).
         background: what the literature says, for the README.
         smooth, log_scale: how curves.png draws the losses (EMA weight of
             the training curves; log-scale y axes).
         x_axis: the curves' x axis, one of X_AXES: 'step', 'epoch' (where
-            epochs matter) or 'time' (equal wall-clock budgets).
+            epochs matter), 'time' (equal wall-clock budgets) or 'budget'
+            (the share of each run's own steps: equal budgets in steps).
         predictions: what the literature predicts, checked against the
             paired differences: {group label: (results column, sign of
             arm - baseline: -1, 0 or +1, the source in a few words)}; a
@@ -143,6 +146,8 @@ class Experiment:
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     full: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    full_by_group: Mapping[str, Mapping[str, Any]] = dataclasses.field(
+        default_factory=dict)
     baseline: Optional[str] = None
     background: str = ''
     smooth: float = 0.6
@@ -183,6 +188,16 @@ class Experiment:
                 for a, k in zip(axes, self.grid)]
         object.__setattr__(self, 'axes', tuple(axes))
         labels = [label for label, _, _ in self.points()]
+        grid_keys = {k for _, _, s in self.points() for k in s}
+        for label, settings in self.full_by_group.items():
+            if label not in labels:
+                raise ValueError(f'full_by_group: {label!r} is not a group; '
+                                 f'groups: {labels}')
+            _check_settings(settings, f'full_by_group[{label!r}] key')
+            clash = sorted(grid_keys & set(settings))
+            if clash:
+                raise ValueError(f'full_by_group[{label!r}] sets the grid '
+                                 f'axis {clash}')
         if self.baseline is not None and self.baseline not in labels:
             raise ValueError(f'baseline {self.baseline!r} is not a group; '
                              f'groups: {labels}')
@@ -241,6 +256,12 @@ class Experiment:
         if clash:
             raise ValueError(f'override {clash} is a grid axis of '
                              f'{self.name!r}; it cannot be overridden')
+        by_group = {} if quick else self.full_by_group
+        clash = sorted(set(overrides) & {
+            k for s in by_group.values() for k in s})
+        if clash:
+            raise ValueError(f'override {clash} is set per group by '
+                             f'{self.name!r}; it cannot be overridden')
         base = {**(QUICK if quick else FULL), **self.settings,
                 **(self.quick if quick else self.full), **overrides}
         seeds = tuple(seeds) if seeds is not None else (
@@ -249,6 +270,7 @@ class Experiment:
         for seed in seeds:
             for label, point, grid_settings in self.points():
                 settings = {**base, **grid_settings,
+                            **by_group.get(label, {}),
                             **dict.fromkeys(SEED_KEYS, seed)}
                 try:
                     configs = configs_from_settings(settings)
