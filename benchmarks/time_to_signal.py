@@ -101,6 +101,26 @@ def report(history, configs, stamps, target):
           f'at step {step} ({step * batch / 1e3:.0f}k pairs): '
           f'{stamps.at[step] / 60:.1f} min wall from the start (data, '
           f'model, checks included), {seconds / 60:.1f} min of steps')
+    before, checks, count = wall_parts(history, stamps.at, batch, step)
+    print(f'the rest of the wall time: {before:.0f} s before the first '
+          f'step (data, model), {checks:.0f} s in {count} validation checks')
+
+
+def wall_parts(history, at, batch, upto):
+    """(seconds before the first step, seconds in validation checks, the
+    checks) of the wall time to step `upto`; at: {step: wall seconds}.
+
+    A step's row follows its check, so the wall time between a checked
+    step's row and the row before, less the step's own time, is the
+    check's (a check at the first step counts as before it)."""
+    import numpy as np
+    from sandbox.plots import elapsed_seconds
+    rows = [r for r in history if r['step'] <= upto]
+    own = np.diff(elapsed_seconds(rows, batch), prepend=0.0)  # (steps,)
+    gaps = np.diff([at[r['step']] for r in rows], prepend=0.0)  # (steps,)
+    checked = ['val_mlm_acc' in r for r in rows[1:]]
+    checks = sum(g - o for g, o, c in zip(gaps[1:], own[1:], checked) if c)
+    return gaps[0] - own[0], checks, sum(checked)
 
 
 if __name__ == '__main__':

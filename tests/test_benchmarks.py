@@ -104,6 +104,12 @@ def test_time_to_signal_stops_at_the_target_and_reports_it(capsys):
     # steps of 1 s, 1 s and 2 s (100 pairs at 100, 100 and 50 pairs/s)
     assert 'accuracy 0.210 >= 0.2 at step 3 (0k pairs)' in out
     assert '0.1 min of steps' in out and '3 steps run' in out
+    # 3 s to step 1's row (1 s of it the step), 1.5 s more to step 2's
+    # (1 s the step, 0.5 s its check), 3.5 s more to step 3's (2 s, 1.5 s)
+    at = {1: 3.0, 2: 4.5, 3: 8.0}
+    assert tts.wall_parts(stamps.rows, at, 100, 3) == (2.0, 2.0, 2)
+    assert tts.wall_parts(stamps.rows, at, 100, 2) == (2.0, 0.5, 1)
+    assert 'validation checks' in out
 
 
 def test_budget_steps_give_each_arm_the_baselines_time(monkeypatch):
