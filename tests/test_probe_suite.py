@@ -30,6 +30,15 @@ def tiny(synthetic_dir):
         vocab, synthetic_dir, verify=False)
 
 
+@pytest.fixture(scope='module')
+def tiny_val(synthetic_dir, tiny):
+    """Two validation batches of the synthetic corpus, tiny's vocabulary."""
+    val, _ = data.load_data_wiki(16, 32, synthetic_dir, split='valid',
+                                 vocab=tiny[1], verify=False, shuffle=False,
+                                 config=data.VALIDATION)
+    return list(val.take(2))
+
+
 def test_encode_sentences(tiny):
     _, vocab, _, _, _ = tiny
     tokens, segments, valid_lens = inspect.encode_sentences(vocab, [[7, 8, 9],
@@ -65,17 +74,21 @@ def test_token_vectors_follow_the_words(tiny):
                                atol=1e-5)
 
 
-def test_probe_model_report(tiny):
+def test_probe_model_report(tiny, tiny_val):
     net, vocab, sentences, config, counts = tiny
     # a decoder of zeros predicts the same words everywhere: collapsed
-    kernel = net.mlm.decoder.kernel.numpy()
-    net.mlm.decoder.kernel.assign(np.zeros_like(kernel))
+    decoder = (net.mlm.decoder.kernel, net.mlm.decoder.bias)
+    weights = [w.numpy() for w in decoder]
+    for w in decoder:
+        w.assign(np.zeros_like(w))
     try:
         with pytest.warns(CollapseWarning):
             report = suite.probe_model(net, vocab, config=config,
-                                       sentences=sentences, counts=counts)
+                                       sentences=sentences, counts=counts,
+                                       val_iter=tiny_val)
     finally:
-        net.mlm.decoder.kernel.assign(kernel)
+        for w, value in zip(decoder, weights):
+            w.assign(value)
     json.dumps(report)  # JSON-ready
     for name in LAYER_METRICS:
         assert len(report['layers'][name]) == 3
@@ -96,6 +109,13 @@ def test_probe_model_report(tiny):
         np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-3)
     summary = suite.summarize(report)
     assert summary['probe_self_sim'] == report['layers']['self_sim'][-1]
+    # uniform predictions: log V nats on every slot
+    mask = report['val_slots']['mask']
+    assert mask['n'] > 0
+    assert summary['probe_val_mask_l'] == mask['l'] == pytest.approx(
+        np.log(len(vocab)), rel=1e-5)
+    assert 'validation MLM loss / accuracy by slot: mask ' in \
+        suite.format_report(report)
     assert summary['probe_collapsed'] is report['collapsed'] is True
     # identical predictions carry no information about their context
     assert abs(report['pred_mi']) < 1e-9 and report['pred_kl'] >= 0
@@ -115,12 +135,15 @@ def test_identical_inputs_are_flagged_as_collapsed(tiny):
         enc.pos_embedding.assign(np.zeros(enc.pos_embedding.shape))
         with pytest.warns(CollapseWarning):
             report = suite.probe_model(net, vocab, config=config,
-                                   sentences=sentences[:10], counts=counts)
+                                   sentences=sentences[:10], counts=counts,
+                                   val_iter=())
         # every input gives the same prediction: no context information
         assert report['collapsed']
         assert report['pred_mi'] == pytest.approx(0, abs=1e-6)
         assert report['layers']['self_sim'][0] == pytest.approx(1)
         assert report['layers']['eff_rank'][0] == pytest.approx(1)
+        assert report['val_slots'] is None  # no validation batches
+        assert 'probe_val_mask_l' not in suite.summarize(report)
     finally:
         for v, w in zip(net.weights, weights):
             v.assign(w)

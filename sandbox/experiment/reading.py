@@ -28,7 +28,10 @@ LOAD_COLUMNS = ('others_cpu_share', 'steal_share')
 # (column, header, format) of the paired differences from the baseline arm
 PAIRED_COLUMNS = (('final_val_mlm_l', 'Δ val MLM loss', '+.3f'),
                   ('final_val_mlm_acc', 'Δ val MLM acc', '+.3f'),
-                  ('final_val_nsp_acc', 'Δ val NSP acc', '+.3f'))
+                  ('final_val_nsp_acc', 'Δ val NSP acc', '+.3f'),
+                  # the probe's, on the validation slots shown as <mask>
+                  ('probe_val_mask_l', 'Δ val MLM loss at <mask>', '+.3f'),
+                  ('probe_val_mask_acc', 'Δ val MLM acc at <mask>', '+.3f'))
 
 
 def is_finished(row):

@@ -44,6 +44,12 @@ RESULT_COLUMNS = (
     ('probe_collapsed', None, '.2f'),
     ('final_val_ppl', None, '.1f'),
     ('train_mlm_l', None, '.3f'),
+    ('probe_val_mask_l', None, '.3f'),
+    ('probe_val_mask_acc', None, '.3f'),
+    ('probe_val_random_l', None, '.3f'),
+    ('probe_val_random_acc', None, '.3f'),
+    ('probe_val_kept_l', None, '.3f'),
+    ('probe_val_kept_acc', None, '.3f'),
 )
 
 # Columns shown only where the groups differ in them
@@ -317,7 +323,12 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                  'set) with its 95% t-interval (scipy.stats); * marks an '
                  f'interval that excludes 0 over at least '
                  f'{MIN_SEEDS_TO_RANK} seeds. Only arms past the unigram '
-                 'gate are listed, and NSP only where it was learned.', '']
+                 'gate are listed, and NSP only where it was learned.'
+                 + (' *at <mask>*: on the validation slots whose input is '
+                    '`<mask>` (80% of them), which every arm trains on; '
+                    'by slot kind in `results.csv` (`probe_val_*`).'
+                    if any('probe_val_mask_l' in d for d in diffs.values())
+                    else ''), '']
     if experiment.predictions and not quick:
         text += ['### What the literature predicts, and what we measured',
                  '', literature_markdown(experiment, frame, rows,

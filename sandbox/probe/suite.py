@@ -3,7 +3,8 @@
 On held-out WikiText-2 sentences, per layer of a trained encoder,
 sandbox.probe.metrics' measures (Ethayarajh 2019 and the collapse check);
 plus MLM top-1/top-5 accuracy with every chosen word replaced by <mask>,
-fill-mask examples, d2l's "crane" cosine and the attention maps of a pair.
+fill-mask examples, d2l's "crane" cosine, the attention maps of a pair,
+and the fixed validation set's MLM loss and accuracy by slot kind.
 Layer 0 is the embedding sum; layer L the encoder's output (after the final
 LayerNorm of a pre-LN encoder).
 """
@@ -20,6 +21,7 @@ from sandbox.probe.metrics import (LAYER_METRICS, check_collapse,
                                    layer_metrics, prediction_spread,
                                    prediction_sums, topk_accuracy,
                                    words_in_contexts)
+from sandbox.probe.slots import SLOT_KINDS, validation_by_slot
 
 
 class TokenVectors(NamedTuple):
@@ -185,7 +187,7 @@ def per_layer(vectors, keep, min_contexts):
 
 
 def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
-                verify=True, sentences=None, counts=None):
+                verify=True, sentences=None, counts=None, val_iter=None):
     """Run the whole suite on `net`; return a JSON-ready report.
 
     Args:
@@ -193,10 +195,13 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
         sentences: id arrays to probe instead of the held-out sample.
         counts: training counts of each id for the unigram (default: read
             from data_dir's training split).
+        val_iter: the validation batches scored by slot kind (default: the
+            fixed validation set of data_dir; empty: none).
     Returns:
         {'layers': {metric: per-layer list}, 'mlm_top1', 'mlm_top5',
         'crane_cos' (None if a word is unknown), 'pred_mi', 'pred_kl',
-        'top_word_share', 'collapsed', 'fill_mask', 'attention', ...}.
+        'top_word_share', 'collapsed', 'fill_mask', 'attention',
+        'val_slots' ({kind: {'l', 'acc', 'n'}}, None if not scored), ...}.
     """
     config = config or ProbeConfig()
     if sentences is None:
@@ -214,6 +219,10 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
         tokens, weights = attention_maps(net, vocab, *pair)
         attentions.append({'tokens': tokens,
                            'weights': np.round(weights, 4).tolist()})
+    if val_iter is None:
+        val_iter = data.load_validation(vocab, data_dir, verify,
+                                        batch_size=128)
+    val_slots = validation_by_slot(net, val_iter, vocab['<mask>'])
     words = words_in_contexts(vectors.word_ids[keep],
                               vectors.sentence_ids[keep],
                               config.min_contexts)
@@ -231,7 +240,8 @@ def probe_model(net, vocab, data_dir=None, config=None, max_len=64,
                                     config.collapse_top_share),
         'fill_mask': fill_mask_examples(net, vocab, sentences,
                                         seed=config.seed),
-        'attention': attentions[0], 'attentions': attentions}
+        'attention': attentions[0], 'attentions': attentions,
+        'val_slots': val_slots if any(val_slots.values()) else None}
 
 
 def summarize(report):
@@ -243,6 +253,10 @@ def summarize(report):
                 for name in ('mlm_top1', 'mlm_top5', 'crane_cos', 'pred_mi',
                              'pred_kl', 'top_word_share')})
     out['probe_collapsed'] = bool(report['collapsed'])
+    for kind, scores in (report.get('val_slots') or {}).items():
+        if scores is not None:  # validation loss and accuracy by kind
+            out[f'probe_val_{kind}_l'] = scores['l']
+            out[f'probe_val_{kind}_acc'] = scores['acc']
     return out
 
 
@@ -263,6 +277,12 @@ def format_report(report):
                  f'{report["pred_kl"]:.3f} nats from the unigram, '
                  f'{report["top_word_share"]:.1%} its most frequent word' +
                  ('  (COLLAPSED)' if report['collapsed'] else ''))
+    slots = report.get('val_slots') or {}
+    scored = [(kind, slots[kind]) for kind in SLOT_KINDS if slots.get(kind)]
+    if scored:
+        lines.append('validation MLM loss / accuracy by slot: ' + ', '.join(
+            f'{kind} {s["l"]:.3f} / {s["acc"]:.3f} ({s["n"]:.0f} slots)'
+            for kind, s in scored))
     for ex in report['fill_mask']:
         top = ', '.join(f'{t} {p:.2f}' for t, p in ex['top'])
         lines.append(f'{ex["text"]}\n    answer {ex["answer"]!r}: {top}')
