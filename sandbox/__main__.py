@@ -286,7 +286,8 @@ def add_experiment(sub):
                    help='delete model.keras once a run is probed')
     for flag, text in (
             ('--rerun', 'train finished runs again'),
-            ('--reprobe', 'probe finished runs again (their model.keras)'),
+            ('--reprobe', 'probe finished runs again from their model.keras '
+             '(runs without one are left as they were)'),
             ('--dry-run', 'check the experiment and list its runs'),
             ('--report-only', 'rewrite tables/plots/README from finished '
              'runs'),

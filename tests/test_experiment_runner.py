@@ -197,6 +197,26 @@ def test_finished_runs_are_skipped(finished_sweep, synthetic_dir,
     assert len(before) == 4 and hparams_files() == before
 
 
+def test_reprobe_probes_kept_models_and_leaves_the_others(
+        finished_sweep, synthetic_dir, monkeypatch):
+    e, out, _, _ = finished_sweep
+    names = [run.name for run in e.runs(quick=True)]
+    gone = out / 'runs' / names[0] / 'model.keras'
+    kept = gone.read_bytes()
+    gone.unlink()
+    probed = []
+    monkeypatch.setattr(X, 'reprobe', lambda run, *a: probed.append(
+        run.name) or X.finished(run, out / 'runs' / run.name))
+    lines = []
+    try:
+        X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
+                         verify=False, log=lines.append, reprobe_all=True)
+    finally:
+        gone.write_bytes(kept)
+    assert sum('its model was not kept' in line for line in lines) == 1
+    assert probed == names[1:]
+
+
 def test_an_interrupted_run_is_run_again(finished_sweep, synthetic_dir):
     e, out, _, _ = finished_sweep
     run = out / 'runs' / 'nsp_weight=1__seed=1'

@@ -62,7 +62,8 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
         out: results folder (default plots/<name>, or plots/<name>-quick).
         seeds, overrides: see Experiment.runs.
         rerun: train finished runs again.
-        reprobe_all: probe finished runs again from their model.keras.
+        reprobe_all: probe finished runs again from their model.keras
+            (runs whose model was not kept are left as they were).
         probe, keep_models, verify, verbose, log: see RunOptions.
         command: the command shown in the README (default_command's).
     Returns:
@@ -159,6 +160,10 @@ def run_or_skip(run, run_dir, head, options, rerun=False,
     result = None if rerun else finished(run, run_dir)
     if result is not None and (reprobe_all or (
             options.probe and 'probe_self_sim' not in result['metrics'])):
+        if not (run_dir / 'model.keras').is_file():
+            options.log(f'{head}: finished; its model was not kept, so its '
+                        'probe stays as it was')
+            return result
         options.log(f'{head}: finished; probing again')
         return reprobe(run, run_dir, result, options)
     if result is not None:
