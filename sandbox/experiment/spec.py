@@ -308,8 +308,8 @@ def load_experiment(path):
 
 
 def shard_runs(runs, index, count):
-    """The runs of shard `index` of `count` (from 1): every count-th run,
-    so that each shard gets a share of every group and seed."""
+    """The runs of shard `index` of `count` (from 1): every count-th run
+    in the sweep's order, from the index-th."""
     if not 1 <= index <= count:
         raise ValueError(f'shard: {index}/{count} is not a shard; '
                          f'index must be 1 to {count}')
