@@ -36,15 +36,16 @@ def validation_by_slot(net, val_iter, mask_id):
         _, logits, _ = net(tokens, segments, tf.reshape(valid_lens, (-1,)),
                            positions, training=False)  # (B, P, V)
         logits = tf.cast(logits, tf.float32)
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-        hits = tf.argmax(logits, -1, output_type=tf.int32) == labels
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels, logits).numpy()  # (B, P)
+        hits = (tf.argmax(logits, -1, output_type=tf.int32)
+                == labels).numpy()  # (B, P)
         kinds = slot_kinds(tokens.numpy(), positions.numpy(), labels.numpy(),
                            mask_id)
         w = np.asarray(weights, np.float64)  # (B, P)
         for k in range(len(SLOT_KINDS)):
             wk = w * (kinds == k)
-            sums[k] += ((wk * ce.numpy()).sum(), (wk * hits.numpy()).sum(),
-                        wk.sum())
+            sums[k] += (wk * ce).sum(), (wk * hits).sum(), wk.sum()
     return {name: None if n == 0 else
             {'l': float(l / n), 'acc': float(h / n), 'n': float(n)}
             for name, (l, h, n) in zip(SLOT_KINDS, sums)}
