@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox.config import ProbeConfig
 from sandbox.experiment import frames as F
 from sandbox.experiment import reading as R
 from sandbox.experiment import report as X
@@ -117,6 +118,33 @@ def test_interpret_reads_paired_intervals():
     assert 'did not clear' not in text
     assert 'NSP accuracy is above 0.55, its 95% interval above chance, for ' \
         '`nsp_weight=1` (0.800)' in text
+
+
+def test_arms_pair_at_mask_slots_only_where_the_runs_were_scored_so():
+    e = make(baseline='nsp_weight=1')
+    runs = [result(label, s, final_val_mlm_l=5.0 + d + 0.01 * s,
+                   final_val_mlm_acc=0.2, probe_val_mask_l=5.5 + d / 2)
+            for label, d in (('nsp_weight=1', 0.0), ('nsp_weight=0', 0.4))
+            for s in range(3)]
+    frame, rows = table(runs)
+    diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
+    at_mask = diffs['nsp_weight=0']['probe_val_mask_l']
+    assert (at_mask.n, at_mask.mean) == (3, pytest.approx(0.2))
+    text = re.sub(' +', ' ', X.paired_markdown(diffs, 'nsp_weight=1'))
+    assert '| Δ val MLM loss at <mask> |' in text and '+0.200' in text
+    readme = X.readme(e, frame, rows, diffs, [], ProbeConfig(), 'cmd',
+                      'At size:', BASE)
+    assert '*at <mask>*: on the validation slots whose input is' in readme
+    # runs without the slot probe: no such column, no such sentence
+    frame, rows = table([{**r, 'metrics': {
+        k: v for k, v in r['metrics'].items() if k != 'probe_val_mask_l'}}
+        for r in runs])
+    diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
+    assert 'probe_val_mask_l' not in diffs['nsp_weight=0']
+    assert 'at <mask>' not in X.paired_markdown(diffs, 'nsp_weight=1')
+    assert '*at <mask>*' not in X.readme(e, frame, rows, diffs, [],
+                                         ProbeConfig(), 'cmd', 'At size:',
+                                         BASE)
 
 
 def test_interpret_reads_the_probes_of_arms_past_the_gate_only():
