@@ -32,27 +32,35 @@ def nsp_loss(nsp_Y_hat, nsp_y):
     return nsp_l, nsp_acc
 
 
-def bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
-              mlm_weight=1.0, nsp_weight=1.0):
-    """BERTLoss of logits mlm_Y_hat (B, P, V), nsp_Y_hat (B, 2), in float32."""
-    # mlm_Y (B, P) int labels; mlm_weights (B, P), 0 marks padding slots;
-    # nsp_y (B,) int labels. Note: the batch order is mlm_weights, mlm_Y.
+def mlm_slot_losses(mlm_Y_hat, mlm_Y, mlm_weights):
+    """Each slot's MLM cross-entropy and hit (B, P), float32, 0 at padding.
+
+    mlm_Y_hat (B, P, V) logits; mlm_Y (B, P) int labels; mlm_weights
+    (B, P), 0 marks padding slots.
+    """
     mlm_Y_hat = tf.cast(mlm_Y_hat, tf.float32)  # (B, P, V)
-    weights = tf.cast(mlm_weights, tf.float32)  # (B, P)
-    real = weights != 0  # (B, P)
+    real = tf.cast(mlm_weights, tf.float32) != 0  # (B, P)
     # Padding slots get label 0 and logits 0, so neither their labels nor
     # their logits (even NaN) reach the loss or its gradient
     labels = tf.where(real, tf.cast(mlm_Y, tf.int32), 0)  # (B, P)
     logits = tf.where(real[..., None], mlm_Y_hat, 0.)  # (B, P, V)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=labels, logits=logits)  # (B, P)
-    total = tf.reduce_sum(weights)
-    mlm_l = tf.math.divide_no_nan(
-        tf.reduce_sum(tf.where(real, ce * weights, 0.)), total)
     hits = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
                    tf.float32)  # (B, P)
-    mlm_acc = tf.math.divide_no_nan(
-        tf.reduce_sum(tf.where(real, hits * weights, 0.)), total)
+    return tf.where(real, ce, 0.), tf.where(real, hits, 0.)
+
+
+def bert_loss(mlm_Y_hat, nsp_Y_hat, mlm_Y, mlm_weights, nsp_y,
+              mlm_weight=1.0, nsp_weight=1.0):
+    """BERTLoss of logits mlm_Y_hat (B, P, V), nsp_Y_hat (B, 2), in float32."""
+    # mlm_Y (B, P) int labels; mlm_weights (B, P), 0 marks padding slots;
+    # nsp_y (B,) int labels. Note: the batch order is mlm_weights, mlm_Y.
+    weights = tf.cast(mlm_weights, tf.float32)  # (B, P)
+    ce, hits = mlm_slot_losses(mlm_Y_hat, mlm_Y, weights)  # (B, P) each
+    total = tf.reduce_sum(weights)
+    mlm_l = tf.math.divide_no_nan(tf.reduce_sum(ce * weights), total)
+    mlm_acc = tf.math.divide_no_nan(tf.reduce_sum(hits * weights), total)
 
     nsp_l, nsp_acc = nsp_loss(nsp_Y_hat, nsp_y)
     l = mlm_weight * mlm_l + nsp_weight * nsp_l

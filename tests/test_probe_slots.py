@@ -11,11 +11,10 @@ from sandbox.probe.slots import SLOT_KINDS, slot_kinds, validation_by_slot
 from sandbox.train import evaluate
 
 
-def small_net(vocab_size, hidden=8):
-    """A seeded, untrained BERT of one block."""
+def small_net(vocab_size):
+    """A seeded, untrained BERT of one block of width 8."""
     keras.utils.set_random_seed(0)
-    net = bert_from_config(ModelConfig(num_hiddens=hidden,
-                                       ffn_num_hiddens=2 * hidden,
+    net = bert_from_config(ModelConfig(num_hiddens=8, ffn_num_hiddens=16,
                                        num_heads=2, num_blks=1, max_len=64),
                            vocab_size)
     net.build()

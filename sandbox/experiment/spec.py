@@ -188,7 +188,7 @@ class Experiment:
                 for a, k in zip(axes, self.grid)]
         object.__setattr__(self, 'axes', tuple(axes))
         labels = [label for label, _, _ in self.points()]
-        grid_keys = {k for _, _, s in self.points() for k in s}
+        grid_keys = self.grid_keys()
         for label, settings in self.full_by_group.items():
             if label not in labels:
                 raise ValueError(f'full_by_group: {label!r} is not a group; '
@@ -237,6 +237,10 @@ class Experiment:
             out.append((label, point, settings))
         return out
 
+    def grid_keys(self):
+        """The settings' keys that the grid varies."""
+        return {k for _, _, s in self.points() for k in s}
+
     @property
     def baseline_label(self):
         """The reference group: `baseline`, else the grid's first point."""
@@ -251,8 +255,7 @@ class Experiment:
         """
         overrides = dict(overrides or {})
         _check_settings(overrides, 'override')
-        grid_keys = {k for _, _, s in self.points() for k in s}
-        clash = sorted(grid_keys & set(overrides))
+        clash = sorted(self.grid_keys() & set(overrides))
         if clash:
             raise ValueError(f'override {clash} is a grid axis of '
                              f'{self.name!r}; it cannot be overridden')

@@ -8,6 +8,8 @@ alone, which every arm trains on.
 import numpy as np
 import tensorflow as tf
 
+from sandbox.loss import mlm_slot_losses
+
 # A slot's kind by what its input shows: <mask>, another word, its own
 SLOT_KINDS = ('mask', 'random', 'kept')
 
@@ -32,16 +34,12 @@ def validation_by_slot(net, val_iter, mask_id):
     sums = np.zeros((len(SLOT_KINDS), 3))  # kind x (loss, hits, weight)
     for batch in val_iter:
         tokens, segments, valid_lens, positions, weights, labels, _ = batch
-        labels = tf.cast(labels, tf.int32)  # (B, P)
         _, logits, _ = net(tokens, segments, tf.reshape(valid_lens, (-1,)),
                            positions, training=False)  # (B, P, V)
-        logits = tf.cast(logits, tf.float32)
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels, logits).numpy()  # (B, P)
-        hits = (tf.argmax(logits, -1, output_type=tf.int32)
-                == labels).numpy()  # (B, P)
-        kinds = slot_kinds(tokens.numpy(), positions.numpy(), labels.numpy(),
-                           mask_id)
+        ce, hits = (t.numpy() for t in mlm_slot_losses(
+            logits, labels, weights))  # (B, P) each
+        kinds = slot_kinds(tokens.numpy(), positions.numpy(),
+                           np.asarray(labels, np.int64), mask_id)
         w = np.asarray(weights, np.float64)  # (B, P)
         for k in range(len(SLOT_KINDS)):
             wk = w * (kinds == k)
