@@ -4,6 +4,7 @@ No timing is asserted: the scripts print speed, and these tests only keep
 them from rotting (a tiny run prints every figure it promises).
 """
 import importlib.util
+import sys
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -148,3 +149,41 @@ def test_budget_steps_benchmark_prints_the_steps(wikitext_dir, tmp_path,
         script.main([str(path), '--data-dir', str(wikitext_dir)])
     with pytest.raises(SystemExit, match='experiment file'):
         script.main([str(tmp_path / 'none.py')])
+
+
+def test_versus_d2l_alternates_the_scripts_and_prints_the_row(capsys):
+    versus = load_script('versus_d2l')
+    d2l, ours = iter([200.0, 250.0, 220.0]), iter([600.0, 700.0, 440.0])
+    calls = []
+
+    def runner(cmd):
+        name = 'd2l' if cmd[1].endswith('d2l_torch_step.py') else 'ours'
+        calls.append(name)
+        if name == 'd2l':
+            return ('machine: x; torch float32 2048^3 matmul peak 400 '
+                    f'GFLOP/s\nd2l PyTorch\npairs/sec {next(d2l)} (median '
+                    'of 10 steps)\n')
+        return ('matmul FLOP/step: 1 G; matmul peak 410 GFLOP/s (float32)\n'
+                f' optimised: {next(ours)} pairs/sec (853 ms/step, median '
+                'of 10);  50.0 GFLOP/s executed = 35% of peak\n')
+
+    versus.main(['--torch-python', 'tp', '--rounds', '3'], runner=runner)
+    assert calls == ['d2l', 'ours', 'ours', 'd2l', 'd2l', 'ours']
+    out = capsys.readouterr().out
+    assert 'round 2: d2l 250.0 pairs/s (torch peak 400 GFLOP/s), ours ' \
+        '700.0 (peak 410, 35% of it): 2.80x' in out
+    # ratios 3.0, 2.8, 2.0 within the rounds
+    assert out.splitlines()[-1].endswith(
+        '(3 rounds) | 410–410 (torch\'s: 400–400) | 220 (200–250) | '
+        '600 (440–700) | **2.80x** (2.00–3.00) | 35–35% |')
+
+
+def test_versus_d2l_names_the_flag_when_torch_is_missing(capsys):
+    versus = load_script('versus_d2l')
+    if importlib.util.find_spec('torch') is not None:
+        pytest.skip('this interpreter has torch')
+    with pytest.raises(SystemExit) as e:
+        versus.main(['--torch-python', sys.executable, '--rounds', '1'])
+    assert 'd2l_torch_step.py failed' in str(e.value)
+    assert f'--torch-python {sys.executable} must import torch' in \
+        str(e.value)

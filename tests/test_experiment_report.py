@@ -135,6 +135,11 @@ def test_arms_pair_at_mask_slots_only_where_the_runs_were_scored_so():
     readme = X.readme(e, frame, rows, diffs, [], ProbeConfig(), 'cmd',
                       'At size:', BASE)
     assert '*at <mask>*: on the validation slots whose input is' in readme
+    # and a table of each arm's numbers by slot kind, only those measured
+    slots = readme.split('### Validation by slot kind')[1].split('###')[0]
+    assert re.search(r'\| nsp_weight=0 +\| 3 +\| 5\.700 ± 0\.000 +\|$',
+                     slots, re.MULTILINE)
+    assert 'loss at <mask>' in slots and 'loss at kept' not in slots
     # runs without the slot probe: no such column, no such sentence
     frame, rows = table([{**r, 'metrics': {
         k: v for k, v in r['metrics'].items() if k != 'probe_val_mask_l'}}
@@ -142,9 +147,10 @@ def test_arms_pair_at_mask_slots_only_where_the_runs_were_scored_so():
     diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
     assert 'probe_val_mask_l' not in diffs['nsp_weight=0']
     assert 'at <mask>' not in X.paired_markdown(diffs, 'nsp_weight=1')
-    assert '*at <mask>*' not in X.readme(e, frame, rows, diffs, [],
-                                         ProbeConfig(), 'cmd', 'At size:',
-                                         BASE)
+    readme = X.readme(e, frame, rows, diffs, [], ProbeConfig(), 'cmd',
+                      'At size:', BASE)
+    assert '*at <mask>*' not in readme
+    assert 'by slot kind' not in readme
 
 
 def test_interpret_reads_the_probes_of_arms_past_the_gate_only():

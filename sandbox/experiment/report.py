@@ -18,6 +18,16 @@ from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
                                         is_finished, verdict)
 from sandbox.runs import load_run, write_text
 
+# The validation set's MLM by the input at each slot (probe.slots)
+SLOT_COLUMNS = (
+    ('probe_val_mask_l', 'loss at <mask>', '.3f'),
+    ('probe_val_mask_acc', 'acc at <mask>', '.3f'),
+    ('probe_val_random_l', 'loss at random', '.3f'),
+    ('probe_val_random_acc', 'acc at random', '.3f'),
+    ('probe_val_kept_l', 'loss at kept', '.3f'),
+    ('probe_val_kept_acc', 'acc at kept', '.3f'),
+)
+
 # Results-table columns: (column, header (None: results.csv only), format)
 RESULT_COLUMNS = (
     ('final_val_mlm_l', 'val MLM loss', '.3f'),
@@ -44,12 +54,7 @@ RESULT_COLUMNS = (
     ('probe_collapsed', None, '.2f'),
     ('final_val_ppl', None, '.1f'),
     ('train_mlm_l', None, '.3f'),
-    ('probe_val_mask_l', None, '.3f'),
-    ('probe_val_mask_acc', None, '.3f'),
-    ('probe_val_random_l', None, '.3f'),
-    ('probe_val_random_acc', None, '.3f'),
-    ('probe_val_kept_l', None, '.3f'),
-    ('probe_val_kept_acc', None, '.3f'),
+    *((col, None, fmt) for col, _, fmt in SLOT_COLUMNS),
 )
 
 # Columns shown only where the groups differ in them
@@ -315,6 +320,16 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
              'and across machines they do not compare. Per-run numbers '
              '(with each run\'s machine): `runs.csv`; '
              'per-step metrics and per-layer probes: `runs/<run>/`.', '']
+    if any(r.get('probe_val_mask_l_mean') is not None for r in rows):
+        text += ['### Validation by slot kind', '',
+                 markdown_table(rows, SLOT_COLUMNS),
+                 'The fixed validation set\'s MLM loss and accuracy apart '
+                 'for the slots whose input is `<mask>` (80% of them), a '
+                 'random word (10%) and the word itself, kept (10%); '
+                 'weighted by their shares they give *val MLM loss* and '
+                 '*acc*. An arm that never trains on one kind is scored on '
+                 'it all the same; `<mask>` is a kind every arm trains '
+                 'on.', '']
     if diffs:
         text += ['### Paired differences from the baseline arm', '',
                  paired_markdown(diffs, experiment.baseline_label),
