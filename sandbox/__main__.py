@@ -17,7 +17,7 @@ from sandbox.baseline import format_baselines
 from sandbox.config import (MODEL_PRESETS, RECIPES, SECTIONS, SEED_KEYS,
                             SETTING_KEYS, ProbeConfig, configs_from_settings,
                             parse_settings, parse_value)
-from sandbox.experiment.spec import load_experiment
+from sandbox.experiment.spec import load_experiment, shard_runs
 
 # pretrain's flag -> setting; each flag's default is the config's default
 FLAGS = {
@@ -280,6 +280,12 @@ def add_experiment(sub):
     p.add_argument('--set', dest='overrides', action='append', default=[],
                    metavar='SECTION.FIELD=VALUE',
                    help='override a setting, e.g. --set train.lr=1e-3')
+    p.add_argument('--shard', type=shard_arg, metavar='I/N',
+                   help='train only every N-th run, from the I-th, so that '
+                   'N processes or machines sharing --out split the sweep '
+                   '(with TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS '
+                   'to share the cores); the last to finish writes the '
+                   'report')
     p.add_argument('--no-probe', dest='probe', action='store_false')
     p.add_argument('--no-keep-models', dest='keep_models',
                    action='store_false',
@@ -297,6 +303,16 @@ def add_experiment(sub):
     p.set_defaults(run=run_experiment_file)
 
 
+def shard_arg(text):
+    """'2/3' -> (2, 3): a shard index from 1, and the number of shards."""
+    index, slash, count = text.partition('/')
+    if not (slash and index.isdigit() and count.isdigit()
+            and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not I/N with 1 <= I <= N, e.g. 1/2')
+    return int(index), int(count)
+
+
 def run_experiment_file(args):
     """Check an experiment file; list, report or run its runs."""
     if args.keys:
@@ -307,6 +323,8 @@ def run_experiment_file(args):
     experiment = load_experiment(args.experiment)
     overrides = parse_settings(args.overrides)
     planned = experiment.runs(args.quick, args.seeds, overrides)
+    if args.dry_run and args.shard:
+        planned = shard_runs(planned, *args.shard)
     if args.dry_run:
         for run in planned:
             print(run.name)
@@ -316,7 +334,7 @@ def run_experiment_file(args):
     from sandbox.experiment import runner  # TensorFlow: only to run
     # the command that trains these runs, for the README
     command = 'python -m sandbox ' + ' '.join(
-        a for a in args.argv if a not in RERUN_FLAGS)
+        a for a in drop_shard(args.argv) if a not in RERUN_FLAGS)
     common = dict(quick=args.quick, out=args.out, seeds=args.seeds,
                   overrides=overrides, command=command)
     if args.report_only:
@@ -326,7 +344,20 @@ def run_experiment_file(args):
         experiment, **common, data_dir=args.data_dir, rerun=args.rerun,
         reprobe_all=args.reprobe, probe=args.probe,
         keep_models=args.keep_models, verify=args.verify,
-        verbose=args.verbose)
+        verbose=args.verbose, shard=args.shard)
+
+
+def drop_shard(argv):
+    """argv without --shard and its value (a README's command runs all)."""
+    out, skip = [], False
+    for a in argv:
+        if skip or a.startswith('--shard='):
+            skip = False
+        elif a == '--shard':
+            skip = True
+        else:
+            out.append(a)
+    return out
 
 
 # ---------------------------------------------------------------- compare

@@ -41,6 +41,31 @@ def test_experiment_dry_run_lists_the_runs(capsys):
     assert 'format=MLM-only-no-random-B__seed=1' in out and '6 runs' in out
 
 
+def test_a_shard_lists_every_nth_run(capsys):
+    cli.main(['experiment', NSP, '--quick', '--dry-run', '--shard', '2/4'])
+    out = capsys.readouterr().out.splitlines()
+    # the 6 runs, seed 0's three groups then seed 1's: the 2nd and 6th
+    assert out[:2] == ['format=MLM-only-d2l-pairs__seed=0',
+                       'format=MLM-only-no-random-B__seed=1']
+    assert out[2].startswith('2 runs;')
+
+
+@pytest.mark.parametrize('value', ['3/2', '0/2', '2', 'a/b', '1/0'])
+def test_a_bad_shard_gets_one_line(value, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(['experiment', NSP, '--dry-run', '--shard', value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(f"argument --shard: {value!r} is not I/N with "
+                        "1 <= I <= N, e.g. 1/2")
+
+
+def test_the_readme_command_leaves_the_shard_out():
+    assert cli.drop_shard(['experiment', 'e.py', '--shard', '1/2', '--out',
+                           'o', '--shard=2/2']) == [
+        'experiment', 'e.py', '--out', 'o']
+
+
 def test_experiment_rejects_a_bad_override_before_training(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(['experiment', NSP, '--set', 'train.nsp_wieght=0'])

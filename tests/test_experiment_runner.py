@@ -232,6 +232,42 @@ def test_an_interrupted_run_is_run_again(finished_sweep, synthetic_dir):
     assert len(metrics) == 1 + 3  # header + 3 steps, none doubled
 
 
+def test_shards_split_the_runs_and_the_last_writes_the_report(
+        finished_sweep, synthetic_dir, monkeypatch):
+    e, out, _, _ = finished_sweep
+    names = [run.name for run in e.runs(quick=True)]
+    saved = {}
+    for name in names[:2]:  # one unfinished run in each of two shards
+        path = out / 'runs' / name / 'result.json'
+        saved[name] = path.read_text()
+        path.unlink()
+    (out / 'README.md').unlink()
+    trained = []
+
+    def execute(run, run_dir, options):
+        trained.append(run.name)
+        (run_dir / 'result.json').write_text(saved[run.name])
+        return json.loads(saved[run.name])
+
+    monkeypatch.setattr(X, 'execute', execute)
+    lines = []
+    first = X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
+                             verify=False, log=lines.append, shard=(1, 2))
+    assert trained == [names[0]] and first == []
+    assert lines[0].startswith('1 of 2 runs to train')
+    assert '3 of 4 finished: the shard that finishes last writes the ' \
+        'report' in lines[-1]
+    assert not (out / 'README.md').exists()
+    # the tables list every finished run, the other shard's too
+    assert len((out / 'runs.csv').read_text().splitlines()) == 1 + 3
+    last = X.run_experiment(e, quick=True, out=out, data_dir=synthetic_dir,
+                            verify=False, log=lines.append, shard=(2, 2))
+    assert trained == names[:2]
+    assert [(r['label'], r['n']) for r in last] == [('nsp_weight=1', 2),
+                                                    ('nsp_weight=0', 2)]
+    assert '| nsp_weight=0 | 2 |' in squeeze((out / 'README.md').read_text())
+
+
 def test_a_changed_config_is_not_silently_reused(finished_sweep):
     e, out, _, _ = finished_sweep
     changed = make(settings={**TINY, 'train.lr': 0.002}, quick_seeds=(0, 1))

@@ -172,3 +172,17 @@ def test_load_experiment_needs_an_experiment(tmp_path):
         X.load_experiment(path)
     with pytest.raises(FileNotFoundError):
         X.load_experiment(tmp_path / 'missing.py')
+
+
+@given(st.integers(0, 30), st.integers(1, 6))
+def test_shards_partition_the_runs_in_order(n, count):
+    runs = list(range(n))
+    shards = [X.shard_runs(runs, i, count) for i in range(1, count + 1)]
+    assert sorted(r for shard in shards for r in shard) == runs
+    assert all(shard == sorted(shard) for shard in shards)
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_a_shard_index_outside_its_count_is_refused():
+    with pytest.raises(ValueError, match=r'shard: 3/2 is not a shard'):
+        X.shard_runs([1, 2], 3, 2)

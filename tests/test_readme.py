@@ -40,6 +40,13 @@ TINY = {
         '--seeds', '0', '--set', 'preset=tiny', '--set', 'train.num_steps=2',
         '--set', 'data.batch_size=16', '--set', 'probe.num_sentences=20',
         '--out', 'plots/_readme_nsp'],
+    **{f'TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 python -m '
+       f'sandbox experiment experiments/nsp.py --quick --shard {i}/2 '
+       f'--data-dir ../shared/data/wikitext-2{tail}': [
+           '--seeds', '0', '--set', 'preset=tiny', '--set',
+           'train.num_steps=2', '--set', 'data.batch_size=16', '--set',
+           'probe.num_sentences=20', '--out', 'plots/_readme_shards']
+       for i, tail in ((1, ' &'), (2, ''))},
     'python -m sandbox compare curves plots/recipe/runs/* --smooth 0.6':
         ['--out', 'plots/_readme_curves'],
     'python -m sandbox probe RUN_DIR --suite --data-dir '
@@ -89,9 +96,9 @@ def project(tmp_path_factory, wikitext_dir):
     return project, run_dir
 
 
-def _run(argv, cwd, timeout=600):
+def _run(argv, cwd, timeout=600, env=None):
     """Run a command; fail with its stderr's end if it fails."""
-    env = {**os.environ, 'MPLBACKEND': 'Agg'}
+    env = {**os.environ, 'MPLBACKEND': 'Agg', **(env or {})}
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
                             timeout=timeout, env=env)
     assert result.returncode == 0, (argv, result.stderr[-3000:])
@@ -103,11 +110,16 @@ def _run(argv, cwd, timeout=600):
 def test_readme_command_runs(command, project):
     project, run_dir = project
     argv = shlex.split(command.replace('RUN_DIR', str(run_dir)))
-    argv = [sys.executable if a == 'python' else a for a in argv]
+    env = {}  # leading NAME=VALUE words; a trailing & runs it here too
+    while re.fullmatch(r'[A-Z_]+=\S*', argv[0]):
+        name, _, value = argv.pop(0).partition('=')
+        env[name] = value
+    argv = [sys.executable if a == 'python' else a for a in argv
+            if a != '&']
     if '*' in command:  # the shell expands the glob
         argv = [str(p) for a in argv for p in
                 (sorted(project.glob(a)) if '*' in a else [a])]
-    _run(argv + TINY[command], project)
+    _run(argv + TINY[command], project, env=env)
 
 
 def test_make_run_and_make_test_are_the_two_commands():

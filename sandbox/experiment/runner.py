@@ -22,7 +22,7 @@ from sandbox.data import load_corpus
 from sandbox.experiment.estimate import expected_seconds, format_duration
 from sandbox.experiment.report import (summarize_history, write_report,
                                        write_tables)
-from sandbox.experiment.spec import format_value
+from sandbox.experiment.spec import format_value, shard_runs
 from sandbox.pretrain import load_run_model, pretrain
 from sandbox.probe import CollapseWarning, probe_model, summarize
 from sandbox.runs import (RunDirError, config_differences, read_config,
@@ -54,7 +54,8 @@ def default_command(experiment, quick):
 def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
                    seeds=None, overrides=None, rerun=False,
                    reprobe_all=False, probe=True, keep_models=True,
-                   verify=True, verbose=False, command=None, log=print):
+                   verify=True, verbose=False, command=None, shard=None,
+                   log=print):
     """Run (or resume) every run of `experiment`, then write its report.
 
     Args:
@@ -66,28 +67,47 @@ def run_experiment(experiment, *, quick=False, out=None, data_dir=None,
             (runs whose model was not kept are left as they were).
         probe, keep_models, verify, verbose, log: see RunOptions.
         command: the command shown in the README (default_command's).
+        shard: (index, count): train only the runs of shard_runs(runs,
+            index, count), so that `count` processes or machines sharing
+            `out` split the sweep; the last to finish writes the report.
     Returns:
-        The aggregated rows of the results table.
+        The aggregated rows of the results table ([] while another
+        shard's runs are unfinished).
     """
     runs = experiment.runs(quick, seeds, overrides)  # validates first
+    mine = shard_runs(runs, *shard) if shard else runs
     out = pathlib.Path(out) if out else default_out(experiment, quick)
     (out / 'runs').mkdir(parents=True, exist_ok=True)
     options = RunOptions(data_dir, verify, probe, keep_models, verbose, log)
-    log_expected_time(runs, out, rerun, options, may_time=not quick)
-    results, start = [], time.perf_counter()
+    log_expected_time(mine, out, rerun, options, may_time=not quick)
+    start = time.perf_counter()
     grid = grid_hparams(runs)
     for i, run in enumerate(runs, 1):
+        if run not in mine:
+            continue
         head = f'[{i}/{len(runs)}] {run.label}, seed {run.seed}'
         result = run_or_skip(run, out / 'runs' / run.name, head, options,
                              rerun, reprobe_all)
         write_run_hparams(out / 'runs' / run.name, run, result, grid[i - 1])
-        results.append(result)
-        write_tables(out, results)
+        write_tables(out, finished_results(runs, out))
+    results = finished_results(runs, out)
+    if len(results) < len(runs):  # another shard's runs are unfinished
+        log(f'{len(mine)} runs of this shard in '
+            f'{time.perf_counter() - start:.0f} s; {len(results)} of '
+            f'{len(runs)} finished: the shard that finishes last writes '
+            'the report (or --report-only)')
+        return []
     rows = write_report(experiment, out, runs, results, quick,
                         command or default_command(experiment, quick))
-    log(f'{len(runs)} runs in {time.perf_counter() - start:.0f} s; '
+    log(f'{len(mine)} runs in {time.perf_counter() - start:.0f} s; '
         f'results in {out}/ (README.md, results.md, results.csv)')
     return rows
+
+
+def finished_results(runs, out):
+    """The stored results of the finished runs among `runs`, in order."""
+    return [r for r in (finished(run, out / 'runs' / run.name)
+                        for run in runs) if r is not None]
 
 
 def grid_hparams(runs):
@@ -186,8 +206,7 @@ def report_only(experiment, *, quick=False, out=None, seeds=None,
     """Rewrite tables, plots and README from the finished runs on disk."""
     runs = experiment.runs(quick, seeds, overrides)
     out = pathlib.Path(out) if out else default_out(experiment, quick)
-    results = [r for r in (finished(run, out / 'runs' / run.name)
-                           for run in runs) if r is not None]
+    results = finished_results(runs, out)
     if not results:
         raise FileNotFoundError(f'no finished run of {experiment.name} '
                                 f'in {out / "runs"}')

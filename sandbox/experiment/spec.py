@@ -305,3 +305,12 @@ def load_experiment(path):
     if not isinstance(experiment, Experiment):
         raise ValueError(f'{path} must define EXPERIMENT = Experiment(...)')
     return experiment
+
+
+def shard_runs(runs, index, count):
+    """The runs of shard `index` of `count` (from 1): every count-th run,
+    so that each shard gets a share of every group and seed."""
+    if not 1 <= index <= count:
+        raise ValueError(f'shard: {index}/{count} is not a shard; '
+                         f'index must be 1 to {count}')
+    return runs[index - 1::count]
