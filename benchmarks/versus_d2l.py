@@ -101,7 +101,8 @@ def table_row(results, label):
     peaks = [r['ours']['peak'] for r in results]
     torch_peaks = [r['d2l']['peak'] for r in results]
     of_peak = [r['ours']['of_peak'] for r in results]
-    return (f'| {label} ({len(results)} rounds) | {min(peaks):.0f}–'
+    n = len(results)
+    return (f'| {label} ({n} round{"s" * (n > 1)}) | {min(peaks):.0f}–'
             f'{max(peaks):.0f} (torch\'s: {min(torch_peaks):.0f}–'
             f'{max(torch_peaks):.0f}) | {spread(d2l)} | {spread(ours)} | '
             f'**{statistics.median(ratios):.2f}x** ({min(ratios):.2f}–'
