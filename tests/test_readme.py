@@ -38,7 +38,7 @@ TINY = {
     'python -m sandbox experiment experiments/nsp.py --quick --data-dir '
     '../shared/data/wikitext-2': [
         '--seeds', '0', '--set', 'preset=tiny', '--set', 'train.num_steps=2',
-        '--set', 'data.batch_size=16', '--set', 'probe.num_sentences=20',
+        '--set', 'data.batch_size=16', '--no-probe',  # probed: runner tests
         '--out', 'plots/_readme_nsp'],
     **{f'TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 python -m '
        f'sandbox experiment experiments/nsp.py --quick --shard {i}/2 '
