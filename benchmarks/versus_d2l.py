@@ -87,10 +87,10 @@ def _output(name, cmd, runner):
         raise
 
 
-def spread(values, fmt='{:.0f}'):
-    """'median (low–high)' of values."""
-    return (f'{fmt.format(statistics.median(values))} '
-            f'({fmt.format(min(values))}–{fmt.format(max(values))})')
+def spread(values):
+    """'median (low–high)' of values, rounded."""
+    return (f'{statistics.median(values):.0f} '
+            f'({min(values):.0f}–{max(values):.0f})')
 
 
 def table_row(results, label):
