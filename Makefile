@@ -8,7 +8,8 @@ DATA_DIR ?= $(wildcard ../shared/data/wikitext-2)
 DATA_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 ARGS ?=
 # pytest-xdist workers; whole test files go to one worker, so module
-# fixtures (a finished mini sweep, a trained run) are built once.
+# fixtures (a finished mini sweep, a trained run) are built once, the
+# longest files first (tests/conftest.py's LONGEST_FILES).
 TEST_WORKERS ?= 2
 
 .PHONY: setup run test bench
@@ -28,7 +29,7 @@ run: setup
 	$(PY) -m sandbox pretrain $(DATA_ARG) $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 bench: setup
 	$(PY) benchmarks/data_pipeline.py $(DATA_ARG)

@@ -14,6 +14,24 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 WIKITEXT_DIR = ROOT.parent / 'shared' / 'data' / 'wikitext-2'
 
 
+# The test files that take longest, longest first (their tests' seconds
+# summed from `--durations=45` on the 2-core Intel, 2026-12-05; 180 s for
+# test_readme.py down to 21 s for test_pretrain.py). `make test` hands
+# whole files to its two workers in collection order
+# (--no-loadscope-reorder); starting with these keeps one long file from
+# running alone at the end. A stale list costs minutes, never a result.
+LONGEST_FILES = ('test_readme.py', 'test_experiment_runner.py',
+                 'test_speed_equivalence.py', 'test_distribute.py',
+                 'test_resume.py', 'test_notebook.py', 'test_benchmarks.py',
+                 'test_pretrain.py')
+
+
+def pytest_collection_modifyitems(items):
+    """Collect the longest test files first, in LONGEST_FILES' order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope='session')
 def wikitext_dir():
     """The shared WikiText-2 directory; required in CI, skipped elsewhere."""

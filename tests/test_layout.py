@@ -29,3 +29,9 @@ def test_the_readme_layout_names_every_module():
                               f'gone from sandbox/: {named - modules}')
     packages = {p.parent.name for p in sandbox.glob('*/__init__.py')}
     assert packages <= set(re.findall(r'(\w+)/ ', layout))
+
+
+def test_the_longest_files_conftest_runs_first_exist():
+    from tests.conftest import LONGEST_FILES
+    missing = [n for n in LONGEST_FILES if not (ROOT / 'tests' / n).is_file()]
+    assert missing == []
