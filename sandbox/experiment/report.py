@@ -17,6 +17,7 @@ from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
                                         gate_verdict, interpret,
                                         is_finished, verdict)
 from sandbox.runs import load_run, write_text
+from sandbox.scaling_plot import is_size_experiment, plot_scaling
 
 # The validation set's MLM by the input at each slot (probe.slots)
 SLOT_COLUMNS = (
@@ -202,6 +203,8 @@ def write_report(experiment, out, runs, results, quick, command):
     diffs = {} if quick else compared(frame, rows, experiment.baseline_label,
                                       baseline)
     images = save_figures(experiment, out, groups, diffs)
+    images += save_scaling(experiment, out, frame, rows,
+                           baseline['mlm_l'] if baseline else None)
     write_text(out / 'README.md', readme(
         experiment, frame, rows, diffs, images, runs[0].configs.probe,
         command, size_note(runs, quick), baseline, quick))
@@ -291,6 +294,40 @@ def save_figures(experiment, out, groups, diffs):
                     '(first seed of each group; every seed\'s, on several '
                     'inputs: runs/<run>/attention.png)')]
     return images
+
+
+def save_scaling(experiment, out, frame, rows, unigram):
+    """scaling.png where the groups' sizes differ (is_size_experiment).
+
+    A line per choice of the grid's first axis, through the groups that
+    share it. Returns [(file stem, caption)], empty if none was drawn.
+    """
+    for stale in out.glob('scaling.*'):
+        stale.unlink()
+    params = [r.get('params_non_embedding_mean') for r in rows]
+    if not is_size_experiment(params) or \
+            any(r.get('final_val_mlm_l_mean') is None for r in rows):
+        return []
+    axis = experiment.axes[0].name
+    choice = frame.groupby('label', sort=False)[axis].first()
+    lines = {}
+    for r in rows:
+        # 'num_blks=1, width=64' -> line 'num_blks=1', point 'width=64'
+        rest = ', '.join(part for part in r['label'].split(', ')
+                         if not part.startswith(f'{axis}='))
+        line = f'{axis}={choice[r["label"]]}' if rest else axis
+        lines.setdefault(line, []).append(
+            (r['params_non_embedding_mean'], r['final_val_mlm_l_mean'],
+             r['final_val_mlm_l_std'], rest or r['label']))
+    plots.save_figure(plot_scaling(
+        [(label, plots.color(i, len(lines)), points)
+         for i, (label, points) in enumerate(lines.items())],
+        baseline=unigram,
+        title=f'{experiment.name}: {experiment.question}'), out / 'scaling')
+    return [('scaling', 'Final validation MLM loss against non-embedding '
+             f'parameters (after Kaplan et al. 2020, Fig. 6), mean ± std '
+             f'over seeds, a line per {axis}; dashed: the unigram '
+             'baseline')]
 
 
 def readme(experiment, frame, rows, diffs, images, probe_config, command,
