@@ -5,10 +5,16 @@ import os
 import pathlib
 
 import pytest
+from hypothesis import settings
 
 from sandbox import corpus, data
 from sandbox.experiment import Experiment
 from sandbox.runs import METRIC_COLUMNS
+
+# No per-example deadline: a shared 2-core machine stalls for longer than
+# hypothesis' 200 ms now and then, and a slow example is not a failure
+settings.register_profile('sandbox', deadline=None)
+settings.load_profile('sandbox')
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WIKITEXT_DIR = ROOT.parent / 'shared' / 'data' / 'wikitext-2'

@@ -33,7 +33,7 @@ def test_step_flops_counts_the_matmuls():
         3 * ((6 + 8) * 2 + mlm + nsp)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(st.integers(1, 8), st.integers(1, 16), st.integers(1, 4),
        st.integers(2, 50), st.integers(1, 4), st.integers(1, 16),
        st.integers(1, 3), st.sampled_from([1, 2, 4]))

@@ -93,7 +93,7 @@ def check_masked(pairs, masked, vocab, mask_rate, num_slots):
         assert not np.isin(new[random_], specials).any()
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(max_len=st.integers(12, 48), mask_rate=st.floats(0, 1),
        split=st.tuples(*[st.integers(0, 10)] * 3).filter(any),
        nsp=st.booleans(), seed=st.integers(0, 2**31 - 1))
@@ -163,7 +163,7 @@ def test_rate_one_predicts_every_word(synthetic, split):
     np.testing.assert_array_equal(tokens, expected)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(mask_rate=st.floats(0.05, 1), corrupt_rate=st.floats(0, 1),
        seed=st.integers(0, 2**31 - 1))
 def test_corruption_apart_from_prediction(synthetic, mask_rate,

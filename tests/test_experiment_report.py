@@ -71,7 +71,7 @@ def test_aggregate_gives_mean_and_sample_std_over_seeds():
     assert b['y_mean'] == 4.0
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=6))
 def test_aggregate_matches_the_statistics_module(values):
     _, (row,) = table([result('g', i, x=v) for i, v in enumerate(values)],

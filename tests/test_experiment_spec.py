@@ -84,7 +84,7 @@ def test_full_by_group_sets_each_group_at_full_size_only():
     assert e.runs(quick=True, overrides={'train.num_steps': 9})
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
        st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True))
 def test_run_count_is_the_product_and_names_are_unique(sizes, seeds):

@@ -40,7 +40,7 @@ def test_paired_difference_pairs_by_seed():
     assert S.paired_difference({}, {}).n == 0
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(st.lists(st.floats(-5, 5), min_size=2, max_size=6),
        st.floats(-3, 3))
 def test_a_constant_shift_is_found_exactly(base, shift):

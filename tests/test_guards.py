@@ -95,7 +95,7 @@ ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
 
 @pytest.mark.parametrize('cls', [cfg.DataConfig, cfg.ModelConfig,
                                  cfg.TrainConfig])
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.data())
 def test_validators_accept_or_name_the_field(cls, data):
     field = data.draw(st.sampled_from(dataclasses.fields(cls)))

@@ -105,7 +105,7 @@ def test_mixed_bfloat16_logits_are_float32():
 # ------------------------------------------------------------- semantics
 
 @pytest.mark.parametrize('which', ['net', 'variant_net'])
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(data=st.data())
 def test_padding_is_ignored(which, request, data):
     net = request.getfixturevalue(which)

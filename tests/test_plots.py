@@ -18,7 +18,7 @@ def test_ema_known_values():
         C.ema([1], 1.0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.floats(-1e3, 1e3), st.integers(1, 30), st.floats(0, 0.99))
 def test_ema_keeps_a_constant_series_constant(value, n, weight):
     np.testing.assert_allclose(C.ema([value] * n, weight), value,
@@ -49,7 +49,7 @@ def test_seeds_on_one_time_grid():
     assert x is apart[0] and ys == [[1, 2], [3, 4]]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.lists(st.floats(0.01, 10), min_size=2, max_size=20),
        st.lists(st.floats(0.01, 10), min_size=2, max_size=20))
 def test_a_grid_stays_inside_every_seed(a, b):
@@ -188,7 +188,7 @@ def _loop_ema(values, weight):
     return np.array(out)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(st.lists(st.one_of(st.floats(-1e3, 1e3), st.just(float('nan')),
                           st.just(float('inf'))), min_size=1, max_size=30),
        st.floats(0, 0.99))

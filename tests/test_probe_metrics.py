@@ -57,7 +57,7 @@ def test_zero_vectors_count_as_cosine_zero():
     np.testing.assert_array_equal(P.unit_rows([[0.0, 0.0]]), [[0.0, 0.0]])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(2, 9), st.integers(1, 5)),
                   elements=st.floats(-10, 10, allow_subnormal=False)),
        st.data())
@@ -73,7 +73,7 @@ def test_mean_pairwise_cosine_matches_brute_force(X, draw):
         assert -1 - 1e-9 <= got <= 1 + 1e-9
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(hnp.arrays(np.float64, (6, 3), elements=st.floats(-5, 5)),
        hnp.arrays(np.float64, (6, 1), elements=st.floats(0.01, 100)))
 def test_similarities_ignore_each_vector_s_length(X, scale):
@@ -214,7 +214,7 @@ def test_topk_accuracy():
         pytest.approx(1 / 3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(hnp.arrays(np.float64, (5, 7), elements=st.floats(-3, 3)),
        st.lists(st.integers(0, 6), min_size=5, max_size=5))
 def test_topk_accuracy_grows_with_k_to_one(logits, labels):

@@ -168,7 +168,7 @@ def test_linear_cross_entropy_matches_unfused(scale):
     assert np.all(np.isfinite(ce))  # even when softmax(label) underflows
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(st.integers(0, 2**31 - 1), st.floats(0.01, 60.0))
 def test_unshifted_and_shifted_softmax_agree(seed, scale):
     # The fast path (no max subtracted) where every top logit is within
@@ -188,7 +188,7 @@ def test_unshifted_and_shifted_softmax_agree(seed, scale):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.integers(1, 5))
 def test_linear_cross_entropy_with_repeated_labels(seed, N, num_labels):
     # Few distinct labels: the one-hot part of the kernel and bias
@@ -312,7 +312,7 @@ def test_layer_norm_equals_keras_in_values_and_gradients(shape):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(st.lists(st.floats(-12, 12, width=32), min_size=1, max_size=40),
        st.sampled_from(['float32', 'bfloat16']))
 def test_gelu_equals_keras_exact_gelu_in_values_and_gradients(xs, dtype):

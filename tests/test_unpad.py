@@ -47,7 +47,7 @@ def test_length_groups_list_the_rows_shortest_first():
     assert second.layout.shape.numpy().tolist() == [2, 3]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.lists(st.integers(0, 6), min_size=1, max_size=9),
        st.integers(2, 5), st.integers(0, 3))
 def test_length_groups_partition_the_tokens_exactly(lens, num_groups, extra):
