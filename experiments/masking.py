@@ -109,5 +109,5 @@ EXPERIMENT = Experiment(
         '(seed 0) left the plateau (validation 6.232 / 0.131 at step '
         '1,800, against 6.613 / 0.080 after 3,600 steps at 4e-3), so '
         '80/10/10, all-mask and mask+random run again at 2e-3, predicted '
-        'alike at `<mask>`.'),
+        'alike over all slots and at `<mask>`.'),
 )

@@ -91,3 +91,20 @@ def test_no_scaling_figure_where_the_sizes_barely_differ(tmp_path):
     rows = F.records(F.aggregate(frame, [c for c, *_ in X.RESULT_COLUMNS]))
     assert X.save_scaling(e, tmp_path, frame, rows, 6.7) == []
     assert not (tmp_path / 'scaling.png').exists()
+
+
+def test_a_one_axis_size_experiment_draws_one_line(tmp_path, monkeypatch):
+    e = make_experiment(grid={'model.num_hiddens': [64, 256]})
+    results = [dict(result(1, w, 0, 6.0 - w / 1000, w * w),
+                    label=f'num_hiddens={w}', name=f'{w}',
+                    point={'num_hiddens': str(w)}) for w in (64, 256)]
+    frame = F.results_frame(results)
+    rows = F.records(F.aggregate(frame, [c for c, *_ in X.RESULT_COLUMNS]))
+    drawn = []
+    monkeypatch.setattr(X, 'plot_scaling', lambda lines, **kw: drawn.append(
+        lines) or S.plot_scaling(lines))
+    X.save_scaling(e, tmp_path, frame, rows, None)
+    (lines,) = drawn
+    assert [(label, [name for *_, name in points])
+            for label, _, points in lines] == [
+        ('num_hiddens', ['num_hiddens=64', 'num_hiddens=256'])]

@@ -308,17 +308,17 @@ def save_scaling(experiment, out, frame, rows, unigram):
     if not is_size_experiment(params) or \
             any(r.get('final_val_mlm_l_mean') is None for r in rows):
         return []
-    axis = experiment.axes[0].name
-    choice = frame.groupby('label', sort=False)[axis].first()
+    axis, *others = [a.name for a in experiment.axes]
+    point = frame.groupby('label', sort=False)[[axis, *others]].first()
     lines = {}
     for r in rows:
-        # 'num_blks=1, width=64' -> line 'num_blks=1', point 'width=64'
-        rest = ', '.join(part for part in r['label'].split(', ')
-                         if not part.startswith(f'{axis}='))
-        line = f'{axis}={choice[r["label"]]}' if rest else axis
+        # 'num_blks=1, width=64': line 'num_blks=1', point 'width=64'
+        p = point.loc[r['label']]
+        line = f'{axis}={p[axis]}' if others else axis
+        name = ', '.join(f'{a}={p[a]}' for a in others) or r['label']
         lines.setdefault(line, []).append(
             (r['params_non_embedding_mean'], r['final_val_mlm_l_mean'],
-             r['final_val_mlm_l_std'], rest or r['label']))
+             r['final_val_mlm_l_std'], name))
     plots.save_figure(plot_scaling(
         [(label, plots.color(i, len(lines)), points)
          for i, (label, points) in enumerate(lines.items())],
