@@ -41,9 +41,8 @@ def plot_scaling(lines, baseline=None, title=None, ylabel='val MLM loss'):
         points = sorted(points)
         x = np.array([p[0] for p in points], float)
         mean = np.array([p[1] for p in points], float)
-        std = np.array([np.nan if p[2] is None else p[2] for p in points],
-                       float)
-        ax.errorbar(x, mean, yerr=np.where(np.isnan(std), 0, std),
+        std = np.array([0 if p[2] is None else p[2] for p in points], float)
+        ax.errorbar(x, mean, yerr=std,
                     color=c, marker='o', ms=5, lw=1.5, capsize=3,
                     label=series)
         for xi, yi, (*_, name) in zip(x, mean, points):

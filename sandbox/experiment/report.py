@@ -305,8 +305,7 @@ def save_scaling(experiment, out, frame, rows, unigram):
     for stale in out.glob('scaling.*'):
         stale.unlink()
     params = [r.get('params_non_embedding_mean') for r in rows]
-    if not is_size_experiment(params) or \
-            any(r.get('final_val_mlm_l_mean') is None for r in rows):
+    if not is_size_experiment(params) or not all(map(is_finished, rows)):
         return []
     axis, *others = [a.name for a in experiment.axes]
     point = frame.groupby('label', sort=False)[[axis, *others]].first()
