@@ -84,6 +84,31 @@ def test_full_by_group_sets_each_group_at_full_size_only():
     assert e.runs(quick=True, overrides={'train.num_steps': 9})
 
 
+def test_seeds_by_group_adds_seeds_to_one_group_after_the_others():
+    e = make(seeds=(0, 1), seeds_by_group={'nsp_weight=0': [0, 1, 7]})
+    assert [(r.label, r.seed) for r in e.runs()] == [
+        ('nsp_weight=1', 0), ('nsp_weight=0', 0),
+        ('nsp_weight=1', 1), ('nsp_weight=0', 1), ('nsp_weight=0', 7)]
+    assert e.runs()[-1].configs.train.seed == 7
+    # --seeds replaces every group's; --quick runs quick_seeds
+    assert {(r.label, r.seed) for r in e.runs(seeds=[4])} == {
+        ('nsp_weight=1', 4), ('nsp_weight=0', 4)}
+    assert {r.seed for r in e.runs(quick=True)} == set(e.quick_seeds)
+
+
+@settings(max_examples=30)
+@given(st.dictionaries(st.sampled_from(['nsp_weight=1', 'nsp_weight=0']),
+                       st.lists(st.integers(0, 9), min_size=1, max_size=4,
+                                unique=True)))
+def test_each_group_runs_its_own_seeds_once(by_group):
+    e = make(seeds=(0, 1, 2), seeds_by_group=by_group)
+    runs = e.runs()
+    for label in ('nsp_weight=1', 'nsp_weight=0'):
+        assert sorted(r.seed for r in runs if r.label == label) == sorted(
+            by_group.get(label, (0, 1, 2)))
+    assert len({r.name for r in runs}) == len(runs)
+
+
 @settings(max_examples=30)
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
        st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True))
@@ -132,6 +157,12 @@ def test_run_count_is_the_product_and_names_are_unique(sizes, seeds):
      r"full_by_group\['nsp_weight=1'\] key 'train.lrr'"),
     ({'full_by_group': {'nsp_weight=1': {'train.num_steps': 0}}},
      r'num_steps'),
+    ({'seeds_by_group': {'nsp_weight=2': (0, 1)}},
+     r"seeds_by_group: 'nsp_weight=2' is not a group"),
+    ({'seeds_by_group': {'nsp_weight=1': (0, -1)}},
+     r"seeds_by_group\['nsp_weight=1'\] must be distinct integers"),
+    ({'seeds_by_group': {'nsp_weight=1': 3}},
+     r"seeds_by_group\['nsp_weight=1'\] must be distinct integers"),
 ])
 def test_bad_experiments_are_rejected_with_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):

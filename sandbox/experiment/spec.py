@@ -102,6 +102,20 @@ def make_axis(key, values):
     return Axis(name, choices)
 
 
+def _check_seeds(seeds, where):
+    """Seeds as a tuple of distinct integers >= 0, else a ValueError."""
+    try:
+        out = tuple(seeds)
+    except TypeError:
+        out = ()
+    if not out or len(set(out)) != len(out) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0
+            for s in out):
+        raise ValueError(f'{where} must be distinct integers >= 0, '
+                         f'got {seeds!r}')
+    return out
+
+
 class Run(NamedTuple):
     """One training run of an experiment: a grid point and a seed."""
     name: str        # its folder under runs/
@@ -122,6 +136,8 @@ class Experiment:
         grid: {key or axis name: values}; the runs are the product.
         seeds: seeds at full size; each sets data.seed and train.seed.
         quick_seeds: seeds with --quick.
+        seeds_by_group: {group label: seeds} at full size, in place of
+            `seeds` for that group (e.g. more seeds for one contrast).
         settings: applied to every run, over the FULL or QUICK sizes.
         full, quick: applied at that size only, over `settings`.
         full_by_group: {group label: settings} at full size, over `full`
@@ -143,6 +159,8 @@ class Experiment:
     grid: Mapping[str, Any]
     seeds: Tuple[int, ...] = (0, 1, 2)
     quick_seeds: Tuple[int, ...] = (0, 1)
+    seeds_by_group: Mapping[str, Tuple[int, ...]] = dataclasses.field(
+        default_factory=dict)
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     full: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -167,13 +185,8 @@ class Experiment:
             raise ValueError(f'grid must be a non-empty dict, '
                              f'got {self.grid!r}')
         for field in ('seeds', 'quick_seeds'):
-            seeds = tuple(getattr(self, field))
-            if not seeds or len(set(seeds)) != len(seeds) or not all(
-                    isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                    for s in seeds):
-                raise ValueError(f'{field} must be distinct integers >= 0, '
-                                 f'got {getattr(self, field)!r}')
-            object.__setattr__(self, field, seeds)
+            object.__setattr__(self, field,
+                               _check_seeds(getattr(self, field), field))
         for field in ('settings', 'full', 'quick'):
             _check_settings(getattr(self, field), f'{field} key')
         check_range('smooth', self.smooth, 0, 0.999)
@@ -198,6 +211,14 @@ class Experiment:
             if clash:
                 raise ValueError(f'full_by_group[{label!r}] sets the grid '
                                  f'axis {clash}')
+        by_group = {}
+        for label, seeds in self.seeds_by_group.items():
+            if label not in labels:
+                raise ValueError(f'seeds_by_group: {label!r} is not a group; '
+                                 f'groups: {labels}')
+            by_group[label] = _check_seeds(seeds,
+                                           f'seeds_by_group[{label!r}]')
+        object.__setattr__(self, 'seeds_by_group', by_group)
         if self.baseline is not None and self.baseline not in labels:
             raise ValueError(f'baseline {self.baseline!r} is not a group; '
                              f'groups: {labels}')
@@ -237,6 +258,10 @@ class Experiment:
             out.append((label, point, settings))
         return out
 
+    def _labels(self):
+        """The groups' labels, in the grid's order."""
+        return [label for label, _, _ in self.points()]
+
     def grid_keys(self):
         """The settings' keys that the grid varies."""
         return {k for _, _, s in self.points() for k in s}
@@ -250,7 +275,7 @@ class Experiment:
         """Every run, seed by seed (all groups of seed 0 first).
 
         Args:
-            seeds: replaces the experiment's seeds.
+            seeds: replaces the experiment's seeds (seeds_by_group's too).
             overrides: settings over everything but the grid (--set).
         """
         overrides = dict(overrides or {})
@@ -267,11 +292,18 @@ class Experiment:
                              f'{self.name!r}; it cannot be overridden')
         base = {**(QUICK if quick else FULL), **self.settings,
                 **(self.quick if quick else self.full), **overrides}
-        seeds = tuple(seeds) if seeds is not None else (
-            self.quick_seeds if quick else self.seeds)
+        if seeds is not None:
+            seeds_of = dict.fromkeys(self._labels(), tuple(seeds))
+        elif quick:
+            seeds_of = dict.fromkeys(self._labels(), self.quick_seeds)
+        else:
+            seeds_of = {label: self.seeds_by_group.get(label, self.seeds)
+                        for label in self._labels()}
         runs = []
-        for seed in seeds:
+        for seed in dict.fromkeys(s for v in seeds_of.values() for s in v):
             for label, point, grid_settings in self.points():
+                if seed not in seeds_of[label]:
+                    continue
                 settings = {**base, **grid_settings,
                             **by_group.get(label, {}),
                             **dict.fromkeys(SEED_KEYS, seed)}
