@@ -57,6 +57,15 @@ def test_zero_vectors_count_as_cosine_zero():
     np.testing.assert_array_equal(P.unit_rows([[0.0, 0.0]]), [[0.0, 0.0]])
 
 
+@pytest.mark.parametrize('size', [2.65e-163, 1e-300, 1e200])
+def test_tiny_and_huge_vectors_keep_their_direction(size):
+    # their squares underflow or overflow; hypothesis found 2.65e-163
+    X = np.full((6, 3), size)
+    assert P.mean_pairwise_cosine(X) == pytest.approx(1, abs=1e-12)
+    assert P.cosine(X[0], -X[1]) == pytest.approx(-1, abs=1e-12)
+    np.testing.assert_allclose(P.unit_rows(X), np.full((6, 3), 3 ** -0.5))
+
+
 @settings(max_examples=60)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(2, 9), st.integers(1, 5)),
                   elements=st.floats(-10, 10, allow_subnormal=False)),

@@ -43,14 +43,18 @@ class CollapseWarning(UserWarning):
 
 def cosine(u, v):
     """Cosine similarity of two vectors (0 if either is zero)."""
-    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
-    norm = np.linalg.norm(u) * np.linalg.norm(v)
-    return float(u @ v / norm) if norm else 0.0
+    return float(unit_rows(u) @ unit_rows(v))
 
 
 def unit_rows(X):
-    """Rows of X scaled to unit length; zero rows stay zero."""
+    """Rows of X scaled to unit length; zero rows stay zero.
+
+    Each row is divided by its largest |entry| first, so that the squares
+    of a tiny (or huge) but nonzero row neither underflow nor overflow.
+    """
     X = np.asarray(X, np.float64)
+    top = np.max(np.abs(X), axis=-1, keepdims=True)
+    X = np.divide(X, top, out=np.zeros_like(X), where=top > 0)
     norms = np.linalg.norm(X, axis=-1, keepdims=True)
     return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
 
