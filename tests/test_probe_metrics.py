@@ -137,6 +137,8 @@ def test_max_explainable_variance():
     assert P.explained_variance_ratio([[1.0, 2.0], [-3.0, -6.0]]) == \
         pytest.approx(1)
     assert P.explained_variance_ratio(E[:3]) == pytest.approx(1 / 3)
+    # squares of 1e-170 underflow: the share is taken on rescaled rows
+    assert P.explained_variance_ratio(1e-170 * E[:3]) == pytest.approx(1 / 3)
     X = np.array([E[0], 2 * E[0], E[0], E[1], E[2]])
     words, sentences = [1, 1, 1, 2, 2], [0, 1, 2, 0, 1]
     assert P.max_explainable_variance(X, words, sentences, 2) == \

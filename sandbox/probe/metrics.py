@@ -168,7 +168,9 @@ def effective_rank(X):
 
 def explained_variance_ratio(X):
     """Share of sum |x|^2 along the first singular direction of rows X."""
-    s = np.linalg.svd(np.asarray(X, np.float64), compute_uv=False)
+    X = np.asarray(X, np.float64)
+    top = np.max(np.abs(X)) if X.size else 0.0
+    s = np.linalg.svd(X / top if top else X, compute_uv=False)  # no underflow
     total = float(np.sum(s ** 2))
     return float(s[0] ** 2 / total) if total else float('nan')
 
