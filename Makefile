@@ -9,7 +9,8 @@ DATA_ARG := $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 ARGS ?=
 # pytest-xdist workers; whole test files go to one worker, so module
 # fixtures (a finished mini sweep, a trained run) are built once, the
-# longest files first (tests/conftest.py's LONGEST_FILES).
+# longest files first (tests/conftest.py's LONGEST_FILES); the 15 slowest
+# tests are listed at the end, to keep the run under 10 minutes.
 TEST_WORKERS ?= 2
 
 .PHONY: setup run test bench
@@ -29,7 +30,8 @@ run: setup
 	$(PY) -m sandbox pretrain $(DATA_ARG) $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--durations=15 $(ARGS)
 
 bench: setup
 	$(PY) benchmarks/data_pipeline.py $(DATA_ARG)
