@@ -1,14 +1,35 @@
-"""Depth x width at an equal wall-clock budget."""
+"""Depth x width at an equal time budget, fixed in steps."""
 from sandbox.experiment import Experiment
 
-# Minutes of training steps per run: what the baseline arm (2 blocks of
-# 128) needs for the recipe's 1,800 steps on a 2-core AVX-512 machine
-BUDGET = 8.0
+# Each arm's steps in the time that 2 blocks of 128 need for the recipe's
+# 1,800: `python benchmarks/budget_steps.py experiments/depth_width.py
+# --baseline-steps 1800 --data-dir ../shared/data/wikitext-2` on an AMD
+# EPYC (Zen 4), 2 cores, AVX-512 + AVX512_BF16, float32 matmul peak 212
+# GFLOP/s, 2 threads: 5.6 min of steps there
+STEPS = {
+    'num_blks=2, width=128': 1800,  # 187 ms/step
+    'num_blks=1, width=64': 4332,  # 78 ms/step
+    'num_blks=1, width=128': 2289,  # 147 ms/step
+    'num_blks=1, width=256': 1010,  # 333 ms/step
+    'num_blks=2, width=64': 3321,  # 101 ms/step
+    'num_blks=2, width=256': 711,  # 473 ms/step
+    'num_blks=4, width=64': 2426,  # 139 ms/step
+    'num_blks=4, width=128': 1204,  # 279 ms/step
+    'num_blks=4, width=256': 441,  # 763 ms/step
+}
+
+
+def budget(steps):
+    """An arm's full-size settings: its steps, warm-up over the first 10%,
+    about 10 validations and checkpoints."""
+    every = -(-steps // 10)  # ceil(steps / 10)
+    return {'train.num_steps': steps, 'train.warmup_steps': steps // 10,
+            'train.val_every': every, 'train.checkpoint_every': every}
+
 
 EXPERIMENT = Experiment(
     name='depth_width',
-    question='At an equal wall-clock budget, how do depth and width trade '
-             'off?',
+    question='At an equal time budget, how do depth and width trade off?',
     grid={
         'model.num_blks': [1, 2, 4],
         # the FFN stays twice the width, as in d2l's 128/256
@@ -21,6 +42,9 @@ EXPERIMENT = Experiment(
     # lr 2e-3 in every arm: the recipe's 4e-3 stalls 4 blocks on the
     # plateau (experiments/README, architecture's pilots)
     settings={'train.lr': 2e-3},
+    full_by_group={label: budget(n) for label, n in STEPS.items()},
+    quick={'train.num_steps': 60, 'train.warmup_steps': 6,
+           'train.val_every': 20, 'train.checkpoint_every': 20},
     baseline='num_blks=2, width=128',
     predictions={
         'num_blks=1, width=64': (
@@ -29,40 +53,47 @@ EXPERIMENT = Experiment(
         'num_blks=4, width=256': (
             'final_val_mlm_l', 1, 'Cramming 2023: too few steps in the '
             'budget for its size'),
+        # depth 4 against 1 at equal parameters in the blocks (~133k;
+        # ~530k); the heads, which grow with the width, leave 4 x 64 with
+        # 14% fewer non-embedding parameters in all (143k, 166k), 4 x 128
+        # with 15% fewer (564k, 660k)
+        ('num_blks=4, width=64', 'num_blks=1, width=128'): (
+            'final_val_mlm_l', -1, 'Kaplan 2020 Fig. 6: at equal '
+            'parameters, one block trails deeper shapes'),
+        ('num_blks=4, width=128', 'num_blks=1, width=256'): (
+            'final_val_mlm_l', -1, 'Kaplan 2020 Fig. 6: at equal '
+            'parameters, one block trails deeper shapes'),
     },
-    # Every arm trains for BUDGET minutes of steps, its schedule read on
-    # the share of the budget spent (warm-up: the first 10%); num_steps
-    # only caps the fastest arm
-    full={'train.time_budget': BUDGET, 'train.num_steps': 20_000,
-          'train.warmup_steps': 2_000, 'train.val_every': 300,
-          'train.checkpoint_every': 300},
-    quick={'train.time_budget': 0.5, 'train.num_steps': 2_000,
-           'train.warmup_steps': 200, 'train.val_every': 20,
-           'train.checkpoint_every': 20},
-    x_axis='time',
+    x_axis='budget',
     background=(
         'd2l\'s BERT has 2 blocks of width 128 (FFN 256, 2 heads). Kaplan '
         'et al. (2020) find that loss depends mostly on the number of '
         'non-embedding parameters, little on the depth/width shape at a '
-        'given count, and that bigger models learn more per token. '
+        'given count (Fig. 6: within a few percent over a wide range of '
+        'aspect ratios, but 1-layer models trail), and that bigger models '
+        'learn more per token; at convergence L ~ N^-0.076, so 42k against '
+        '299k non-embedding parameters would cost ~16% (~0.8 nats). '
         'Geiping & Goldstein (2023, "Cramming") find that at a fixed '
-        'compute budget on one GPU, loss depends mostly on the model size '
-        'that the budget can afford, with little gain from other shapes: '
-        'a bigger model only wins when it still sees enough tokens in the '
-        'time. Predicted here, for ~8 minutes on 2 CPU cores: the middle '
-        'sizes best; the 1 x 64 arm limited by capacity; the 4 x 256 arm '
-        'by the few steps it can take. Every arm gets the same minutes '
-        'of training steps (validation not counted), its learning-rate '
-        'schedule stretched over them; the table gives the steps each '
-        'took and its non-embedding parameters. Every arm trains at lr '
-        '2e-3: the recipe\'s 4e-3 leaves 4 blocks on the unigram plateau, '
-        'while 2 blocks learn about as well at 2e-3 (docs/recipe.md: '
-        '5.433 against 5.373 nats). One rate for all sizes is a confound '
-        'of its own (the best rate falls as models grow), smaller than an '
-        'arm that never leaves the plateau. The budget is in minutes of a '
-        'machine, so the runner trains seed by seed and the report pairs '
-        'two arms of a seed only where both ran on one machine and neither '
-        'shared it: each run records the share of the machine\'s CPU time '
-        'that other processes and the hypervisor took while it trained, '
-        'and above 10% it pairs with none.'),
+        'compute budget loss depends mostly on the model size that the '
+        'budget can afford, and Hoffmann et al. (2022) that at a fixed '
+        'budget loss against size is U-shaped (IsoFLOP curves): a bigger '
+        'model only wins while it still sees enough tokens. Predicted '
+        'here, for ~6 minutes on 2 CPU cores: the middle sizes best; the '
+        '1 x 64 arm limited by capacity; the 4 x 256 arm by its few steps; '
+        'at equal parameters (4 x 64 and 1 x 128; 4 x 128 and 1 x 256) the '
+        'deeper shape a little ahead (equal parameters in the blocks; the '
+        'wider arm\'s heads give it 14-15% more in all). The time budget is fixed in steps: '
+        'each arm takes the steps it runs in the time 2 x 128 needs for '
+        'the recipe\'s 1,800, timed side by side in one process on one '
+        'machine (benchmarks/budget_steps.py; the file names the machine), '
+        'so the results do not move with the speed of the machine that '
+        'trains them; the ratios are that machine\'s and differ by '
+        'instruction set. Each arm warms up over its first 10% and decays '
+        'linearly to 0 at its last step; the curves\' x axis is the share '
+        'of its own steps. Every arm trains at lr 2e-3: the recipe\'s '
+        '4e-3 leaves 4 blocks on the unigram plateau, while 2 blocks '
+        'learn about as well at 2e-3 (docs/recipe.md: 5.433 against 5.373 '
+        'nats). One rate for all sizes is a confound of its own (the best '
+        'rate falls as models grow), smaller than an arm that never leaves '
+        'the plateau.'),
 )
