@@ -245,6 +245,18 @@ def test_interpret_names_unequal_seed_counts():
             '`nsp_weight=0.5` (0.700, one seed).') in text
 
 
+def test_no_arm_is_compared_before_the_baseline_arm_has_finished():
+    e = make(baseline='nsp_weight=1')
+    frame, rows = table([result(label, s, final_val_mlm_l=5.0 + s / 10,
+                                final_val_mlm_acc=0.2)
+                         for label in ('nsp_weight=0.5', 'nsp_weight=0')
+                         for s in range(3)])
+    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    assert ('The baseline arm `nsp_weight=1` has no finished run yet, so '
+            'no arm is compared with it.') in text
+    assert 'Against the baseline arm' not in text
+
+
 def test_the_size_note_counts_seeds_per_arm():
     runs = make().runs(seeds=[0, 1, 2])  # 2 arms x 3 seeds
     note = X.size_note(runs, quick=False)

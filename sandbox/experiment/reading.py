@@ -203,9 +203,15 @@ def interpret(experiment, frame, rows, size_note, baseline=None):
     if not rows:
         return 'No finished run yet.'
     base = next((r for r in rows if r['label'] == experiment.baseline_label),
-                rows[0])
-    diffs = compared(frame, rows, base['label'], baseline)
-    return ' '.join([size_note, *_on_the_gate(rows, base, baseline),
+                None)
+    if base is None:  # a sweep still running
+        diffs = {}
+        waiting = [f'The baseline arm `{experiment.baseline_label}` has no '
+                   'finished run yet, so no arm is compared with it.']
+    else:
+        diffs = compared(frame, rows, base['label'], baseline)
+        waiting = []
+    return ' '.join([size_note, *waiting, *_on_the_gate(rows, base, baseline),
                      *_on_the_clock(frame),
                      *_on_differences(diffs, base), *_on_overfitting(rows),
                      *_on_nsp(frame, rows),
@@ -230,7 +236,7 @@ def _on_the_gate(rows, base, baseline):
             f'{"they have" if len(failed) > 1 else "it has"} learned little '
             'beyond word frequencies and '
             f'{"are" if len(failed) > 1 else "is"} not compared.')
-    if not clears_gate(base, baseline):
+    if base is not None and not clears_gate(base, baseline):
         parts.append(f'The baseline arm `{base["label"]}` is among them, '
                      'so no arm is compared with it.')
     return parts
