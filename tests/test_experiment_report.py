@@ -197,6 +197,14 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
         R.interpret(e, frame, rows, 'At size:', BASE)
     assert 'Runs of one size' not in R.interpret(e, frame, rows, 'At size:',
                                                  BASE)
+    # runs that shared the machine (a sharded sweep): their speeds say so
+    runs[1]['metrics']['others_cpu_share'] = 0.5
+    frame, rows = table(runs)
+    assert ('all on AMD EPYC, 2 CPUs, AVX2; 1 of 6 runs shared the machine '
+            '(other work took over 10% of its CPU time), so these speeds are '
+            'partly its load\'s.') in R.interpret(e, frame, rows, 'At size:',
+                                                  BASE)
+    runs[1]['metrics']['others_cpu_share'] = 0.0
     # arms of one size that ran at different speeds: the load, not the arm
     for r in runs:
         r['metrics']['params_non_embedding'] = 1000.0

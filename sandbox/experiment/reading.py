@@ -394,9 +394,13 @@ def _on_speed(frame, rows):
                    for r in rows)
     if speed[-1][0] <= SPEED_SPREAD * speed[0][0]:
         return []
+    shared = int((load(frame) > SHARED_LOAD).sum())
     parts = [f'Training speed ranges {speed[0][0]:.0f} pairs/s '
              f'({speed[0][1]}) to {speed[-1][0]:.0f} ({speed[-1][1]}), '
-             f'all on {machines.pop()}.']
+             f'all on {machines.pop()}'
+             + (f'; {shared} of {len(frame)} runs shared the machine '
+                f'(other work took over {SHARED_LOAD:.0%} of its CPU time), '
+                'so these speeds are partly its load\'s.' if shared else '.')]
     sizes = frame.get('params_non_embedding')
     if sizes is not None and sizes.notna().any():
         rates = frame.groupby(sizes)['pairs_per_sec']
