@@ -13,6 +13,12 @@ from sandbox.experiment import report as X
 from tests.conftest import make_experiment as make
 
 
+def read(e, frame, rows, size_note, baseline=None):
+    """reading.interpret, given the paired differences the report computes."""
+    return R.interpret(e, frame, rows, size_note, baseline, R.compared(
+        frame, rows, e.baseline_label, baseline))
+
+
 def test_summarize_history():
     history = [
         {'step': 1, 'mlm_l': 9.0, 'nsp_l': 0.8, 'pairs_per_sec': 1.0},
@@ -109,7 +115,7 @@ def test_interpret_reads_paired_intervals():
         [result('nsp_weight=0', s, final_val_mlm_l=v, final_val_mlm_acc=0.1,
                 final_val_nsp_acc=0.5, pairs_per_sec=100.0)
          for s, v in enumerate([5.0, 5.1, 5.2])])
-    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    text = read(e, frame, rows, 'At size:', BASE)
     assert text.startswith('At size: Against the baseline arm '
                            '`nsp_weight=1`, paired by seed over 3 seeds')
     half = 4.302653 * 0.1 / 3 ** 0.5
@@ -165,7 +171,7 @@ def test_interpret_reads_the_probes_of_arms_past_the_gate_only():
              ('nsp_weight=0.5', 5.6, 0.2, 0.7, 0.3),
              ('nsp_weight=0', 6.65, 0.05, 1.0, 1.0))
          for s in range(3)])
-    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    text = read(e, frame, rows, 'At size:', BASE)
     assert ("a word's vectors across sentences have mean cosine 0.60 "
             "(`nsp_weight=1`) to 0.70 (`nsp_weight=0.5`), against an "
             "anisotropy baseline of 0.20-0.30.") in text
@@ -181,7 +187,7 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
                 ('nsp_weight=0', 5.0, 4.95, 200.0))
             for s in range(3)]
     frame, rows = table(runs)
-    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    text = read(e, frame, rows, 'At size:', BASE)
     assert ('`nsp_weight=1` overfits: its validation MLM loss ends 1.000 '
             'nats above its best (6.500 against 5.500, means over seeds).'
             ) in text
@@ -194,15 +200,15 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
     frame, rows = table(runs)
     assert ('Training speed ranges 100 pairs/s (`nsp_weight=1`) to 200 '
             '(`nsp_weight=0`), all on AMD EPYC, 2 CPUs, AVX2.') in \
-        R.interpret(e, frame, rows, 'At size:', BASE)
-    assert 'Runs of one size' not in R.interpret(e, frame, rows, 'At size:',
+        read(e, frame, rows, 'At size:', BASE)
+    assert 'Runs of one size' not in read(e, frame, rows, 'At size:',
                                                  BASE)
     # runs that shared the machine (a sharded sweep): their speeds say so
     runs[1]['metrics']['others_cpu_share'] = 0.5
     frame, rows = table(runs)
     assert ('all on AMD EPYC, 2 CPUs, AVX2; 1 of 6 runs shared the machine '
             '(other work took over 10% of its CPU time), so these speeds are '
-            'partly its load\'s.') in R.interpret(e, frame, rows, 'At size:',
+            'partly its load\'s.') in read(e, frame, rows, 'At size:',
                                                   BASE)
     runs[1]['metrics']['others_cpu_share'] = 0.0
     # arms of one size that ran at different speeds: the load, not the arm
@@ -211,11 +217,11 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
     frame, rows = table(runs)
     assert ('Runs of one size (1,000 non-embedding parameters) range 100 to '
             '200 pairs/s too, so the spread records the load on the machine '
-            'while each ran, not the arms.') in R.interpret(
+            'while each ran, not the arms.') in read(
                 e, frame, rows, 'At size:', BASE)
     runs[0]['machine'] = 'Intel Xeon, 2 CPUs, AVX2'
     frame, rows = table(runs)
-    assert 'Training speed' not in R.interpret(e, frame, rows, 'At size:',
+    assert 'Training speed' not in read(e, frame, rows, 'At size:',
                                                BASE)
 
 
@@ -225,12 +231,12 @@ def test_the_collapse_sentence_counts_the_seeds_that_collapsed():
                    final_val_nsp_acc=0.5, pairs_per_sec=100.0,
                    probe_collapsed=float(label == 'nsp_weight=0' and s == 3))
             for label in ('nsp_weight=1', 'nsp_weight=0') for s in range(5)]
-    text = R.interpret(e, *table(runs), 'At size:', BASE)
+    text = read(e, *table(runs), 'At size:', BASE)
     assert 'The collapse check fires for `nsp_weight=0` (1 of its 5 seeds):' \
         in text
     for r in runs:
         r['metrics']['probe_collapsed'] = 1.0
-    text = R.interpret(e, *table(runs), 'At size:', BASE)
+    text = read(e, *table(runs), 'At size:', BASE)
     assert 'The collapse check fires for every group:' in text
 
 
@@ -245,7 +251,7 @@ def test_interpret_names_unequal_seed_counts():
     frame, rows = table(runs('nsp_weight=1', [6.0, 6.2], [0.8, 0.82]) +
                         runs('nsp_weight=0.5', [5.0], [0.7]) +
                         runs('nsp_weight=0', [5.0, 5.1], [0.5, 0.5]))
-    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    text = read(e, frame, rows, 'At size:', BASE)
     assert 'paired by seed over 1-2 seeds' in text
     assert 'with fewer than 3 seeds no difference is claimed' in text
     assert ('NSP accuracy is above 0.55, its 95% interval above chance '
@@ -259,7 +265,7 @@ def test_no_arm_is_compared_before_the_baseline_arm_has_finished():
                                 final_val_mlm_acc=0.2)
                          for label in ('nsp_weight=0.5', 'nsp_weight=0')
                          for s in range(3)])
-    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    text = read(e, frame, rows, 'At size:', BASE)
     assert ('The baseline arm `nsp_weight=1` has no finished run yet, so '
             'no arm is compared with it.') in text
     assert 'Against the baseline arm' not in text
@@ -323,20 +329,20 @@ def test_the_gate_refuses_a_collapsed_arm():
     assert not R.clears_gate(rows[0], base)  # loss not 0.1 under
     assert not R.clears_gate(rows[1], base)  # accuracy the unigram's
     assert R.compared(frame, rows, 'nsp_weight=1', base) == {}
-    text = R.interpret(e, frame, rows, 'At size:', base)
+    text = read(e, frame, rows, 'At size:', base)
     assert '`nsp_weight=1`, `nsp_weight=0` did not clear the unigram gate' \
         in text
     assert 'they have learned little beyond word frequencies and are not' \
         in text
     assert 'no arm is compared with it' in text
     assert 'paired by seed' not in text
-    assert 'nothing is compared' in R.interpret(e, frame, rows, 'At size:')
+    assert 'nothing is compared' in read(e, frame, rows, 'At size:')
     assert 'at chance' in text
     # one arm under the gate: the sentence speaks of it alone
     frame, rows = table([result('nsp_weight=1', s, final_val_mlm_l=6.65,
                                 final_val_mlm_acc=0.2, pairs_per_sec=100.0)
                          for s in range(3)])
-    text = R.interpret(e, frame, rows, 'At size:', base)
+    text = read(e, frame, rows, 'At size:', base)
     assert '`nsp_weight=1` did not clear the unigram gate' in text
     assert 'it has learned little beyond word frequencies and is not ' \
         'compared' in text
@@ -345,7 +351,7 @@ def test_the_gate_refuses_a_collapsed_arm():
                                 final_val_mlm_acc=0.2, pairs_per_sec=100.0)
                          for label in ('nsp_weight=1', 'nsp_weight=0')
                          for s in range(3)])
-    assert 'train no NSP head: their accuracy' in R.interpret(
+    assert 'train no NSP head: their accuracy' in read(
         e, frame, rows, 'At size:', base)
 
 
@@ -364,14 +370,14 @@ def test_on_a_wall_clock_budget_arms_pair_only_on_one_machine():
     frame, rows = table(runs)
     assert R.compared(frame, rows, 'nsp_weight=1', BASE)['nsp_weight=0'][
         'final_val_mlm_l'].n == 3  # on a step count, machines do not matter
-    assert 'minutes of steps' not in R.interpret(e, frame, rows, 'At:', BASE)
+    assert 'minutes of steps' not in read(e, frame, rows, 'At:', BASE)
     for r in runs:
         r['configs'] = {'train': {'time_budget': 8.0}}
     frame, rows = table(runs)
     diff = R.compared(frame, rows, 'nsp_weight=1', BASE)['nsp_weight=0'][
         'final_val_mlm_l']
     assert (diff.n, round(diff.mean, 9)) == (2, -1.05)
-    text = R.interpret(e, frame, rows, 'At:', BASE)
+    text = read(e, frame, rows, 'At:', BASE)
     assert ('Every arm trained for 8 minutes of steps, so a seed\'s arms are '
             'paired only where they ran on one recorded machine (seed 2 ran '
             'on several: its arms pair only where they shared one) with no '
@@ -388,12 +394,12 @@ def test_on_a_wall_clock_budget_arms_pair_only_on_one_machine():
     assert ('Other processes and the hypervisor took at most 11% of the '
             'machine\'s CPU time during a run; above 10%, `nsp_weight=1` '
             'seed 1 (11%) shared the machine and pair with no other run.') \
-        in R.interpret(e, frame, rows, 'At:', BASE)
+        in read(e, frame, rows, 'At:', BASE)
     runs[1]['metrics'].update(others_cpu_share=0.02)
     del runs[2]['metrics']['others_cpu_share']
     frame, rows = table(runs)
     assert ('took at most 3% of the machine\'s CPU time during a run (1 run '
-            'not recorded).') in R.interpret(e, frame, rows, 'At:', BASE)
+            'not recorded).') in read(e, frame, rows, 'At:', BASE)
 
 
 def test_differences_below_three_seeds_are_not_claimed():
@@ -405,7 +411,7 @@ def test_differences_below_three_seeds_are_not_claimed():
          for s in range(2)])
     diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
     assert diffs['nsp_weight=0']['final_val_mlm_l'].n == 2
-    text = R.interpret(e, frame, rows, 'At size:', BASE)
+    text = read(e, frame, rows, 'At size:', BASE)
     assert 'with fewer than 3 seeds no difference is claimed' in text
     assert R.MIN_SEEDS_TO_RANK == 3
 

@@ -191,26 +191,23 @@ def verdict(diff, sign, fmt='.3f'):
     return 'agrees' if found == sign else 'contradicts'
 
 
-def interpret(experiment, frame, rows, size_note, baseline=None):
+def interpret(experiment, frame, rows, size_note, baseline, diffs):
     """One paragraph of what the numbers say.
 
-    Nothing is compared unless it clears the unigram gate (clears_gate,
-    against `baseline`, baseline.baselines' dict); arms share their seeds,
-    so differences are paired by seed, with 95% t-intervals, and none is
-    claimed with fewer than MIN_SEEDS_TO_RANK seeds.
+    `diffs` is compared()'s for these rows: nothing is compared unless it
+    clears the unigram gate (clears_gate, against `baseline`,
+    baseline.baselines' dict); arms share their seeds, so differences are
+    paired by seed, with 95% t-intervals, and none is claimed with fewer
+    than MIN_SEEDS_TO_RANK seeds.
     """
     rows = [r for r in rows if is_finished(r)]
     if not rows:
         return 'No finished run yet.'
     base = next((r for r in rows if r['label'] == experiment.baseline_label),
                 None)
-    if base is None:  # a sweep still running
-        diffs = {}
-        waiting = [f'The baseline arm `{experiment.baseline_label}` has no '
-                   'finished run yet, so no arm is compared with it.']
-    else:
-        diffs = compared(frame, rows, base['label'], baseline)
-        waiting = []
+    waiting = [] if base is not None else [  # a sweep still running
+        f'The baseline arm `{experiment.baseline_label}` has no finished '
+        'run yet, so no arm is compared with it.']
     return ' '.join([size_note, *waiting, *_on_the_gate(rows, base, baseline),
                      *_on_the_clock(frame),
                      *_on_differences(diffs, base), *_on_overfitting(rows),

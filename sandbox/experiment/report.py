@@ -405,6 +405,7 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
     reading = (f'{size_note} every arm is still near the unigram baseline, '
                'so nothing is compared or ranked. Run it without --quick '
                'for the experiment.' if quick else
-               interpret(experiment, frame, rows, size_note, baseline))
+               interpret(experiment, frame, rows, size_note, baseline,
+                         diffs))
     text += ['## What the numbers say', '', reading, '']
     return '\n'.join(text)
