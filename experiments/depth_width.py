@@ -43,6 +43,11 @@ EXPERIMENT = Experiment(
     # plateau (experiments/README, architecture's pilots)
     settings={'train.lr': 2e-3},
     full_by_group={label: budget(n) for label, n in STEPS.items()},
+    # two more seeds where 3 left the contrast open: the baseline, 2 x 64
+    # and 1 x 128 against it, 4 x 64 against 1 x 128 (Kaplan's shape)
+    seeds_by_group={label: (0, 1, 2, 3, 4) for label in (
+        'num_blks=2, width=128', 'num_blks=2, width=64',
+        'num_blks=1, width=128', 'num_blks=4, width=64')},
     quick={'train.num_steps': 60, 'train.warmup_steps': 6,
            'train.val_every': 20, 'train.checkpoint_every': 20},
     baseline='num_blks=2, width=128',
