@@ -201,15 +201,13 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
     assert ('Training speed ranges 100 pairs/s (`nsp_weight=1`) to 200 '
             '(`nsp_weight=0`), all on AMD EPYC, 2 CPUs, AVX2.') in \
         read(e, frame, rows, 'At size:', BASE)
-    assert 'Runs of one size' not in read(e, frame, rows, 'At size:',
-                                                 BASE)
+    assert 'Runs of one size' not in read(e, frame, rows, 'At size:', BASE)
     # runs that shared the machine (a sharded sweep): their speeds say so
     runs[1]['metrics']['others_cpu_share'] = 0.5
     frame, rows = table(runs)
     assert ('all on AMD EPYC, 2 CPUs, AVX2; 1 of 6 runs shared the machine '
             '(other work took over 10% of its CPU time), so these speeds are '
-            'partly its load\'s.') in read(e, frame, rows, 'At size:',
-                                                  BASE)
+            'partly its load\'s.') in read(e, frame, rows, 'At size:', BASE)
     runs[1]['metrics']['others_cpu_share'] = 0.0
     # arms of one size that ran at different speeds: the load, not the arm
     for r in runs:
@@ -221,8 +219,7 @@ def test_interpret_names_an_overfit_arm_and_speeds_on_one_machine_only():
                 e, frame, rows, 'At size:', BASE)
     runs[0]['machine'] = 'Intel Xeon, 2 CPUs, AVX2'
     frame, rows = table(runs)
-    assert 'Training speed' not in read(e, frame, rows, 'At size:',
-                                               BASE)
+    assert 'Training speed' not in read(e, frame, rows, 'At size:', BASE)
 
 
 def test_the_collapse_sentence_counts_the_seeds_that_collapsed():
