@@ -47,9 +47,7 @@ def group_configs(experiment):
     """{group label: Configs} at standard size (seed 0), the baseline's
     first; all groups must share one data config (the same batches)."""
     runs = experiment.runs(seeds=[0])
-    groups = {r.label: r.configs for r in runs}
-    base = experiment.baseline_label
-    groups = {base: groups.pop(base), **groups}
+    groups = experiment.baseline_first({r.label: r.configs for r in runs})
     if len({c.data for c in groups.values()}) != 1:
         sys.exit(f'error: the groups of {experiment.name} differ in their '
                  'data settings; their steps cannot be timed on one batch')

@@ -287,13 +287,6 @@ def test_the_size_note_counts_seeds_per_arm():
         'At standard size (1800-2400 steps by arm of 128 pairs')
 
 
-def test_the_baseline_arm_comes_first_in_the_figures():
-    groups = {'a': [1], 'base': [2], 'c': [3]}
-    assert list(X.baseline_first(groups, 'base').items()) == [
-        ('base', [2]), ('a', [1]), ('c', [3])]
-    assert X.baseline_first(groups, 'missing') == groups  # not run yet
-
-
 def test_a_budget_axis_is_the_share_of_each_runs_own_steps():
     run = {'metrics': [{'step': 100, 'mlm_l': 7.0}, {'step': 400,
                                                      'mlm_l': 6.0}],

@@ -217,3 +217,13 @@ def test_shards_partition_the_runs_in_order(n, count):
 def test_a_shard_index_outside_its_count_is_refused():
     with pytest.raises(ValueError, match=r'shard: 3/2 is not a shard'):
         X.shard_runs([1, 2], 3, 2)
+
+
+def test_the_baseline_group_comes_first():
+    e = make(grid={'train.nsp_weight': [1.0, 0.5, 0.0]},
+             baseline='nsp_weight=0.5')
+    groups = {'nsp_weight=1': [1], 'nsp_weight=0.5': [2], 'nsp_weight=0': [3]}
+    assert list(e.baseline_first(groups).items()) == [
+        ('nsp_weight=0.5', [2]), ('nsp_weight=1', [1]), ('nsp_weight=0', [3])]
+    del groups['nsp_weight=0.5']
+    assert e.baseline_first(groups) == groups  # not run yet

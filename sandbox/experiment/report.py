@@ -198,7 +198,8 @@ def write_report(experiment, out, runs, results, quick, command):
     for result in results:
         groups.setdefault(result['label'], []).append(
             load_run(out / 'runs' / result['name']))
-    groups = baseline_first(groups, experiment.baseline_label)
+    # the baseline arm first: curves.png's reference under every facet
+    groups = experiment.baseline_first(groups)
     baseline = next(iter(groups.values()))[0]['baseline']
     # --quick compares nothing: its arms have not learned
     diffs = {} if quick else compared(frame, rows, experiment.baseline_label,
@@ -244,15 +245,6 @@ def curve_rows(run, x_axis):
 X_LABELS = {'step': 'step', 'epoch': 'epoch',
             'time': 'training time (minutes, steps only)',
             'budget': 'share of the budget (step / the arm\'s steps)'}
-
-
-def baseline_first(groups, label):
-    """groups with the baseline arm's first (curves.png's reference
-    under every facet), the others in their order; as is without it."""
-    if label not in groups:
-        return groups
-    return {label: groups[label],
-            **{k: v for k, v in groups.items() if k != label}}
 
 
 def save_figures(experiment, out, groups, diffs):

@@ -271,6 +271,15 @@ class Experiment:
         """The reference group: `baseline`, else the grid's first point."""
         return self.baseline or self.points()[0][0]
 
+    def baseline_first(self, groups):
+        """`groups` (keyed by label) with the baseline group's first, the
+        others in their order; as is without it (a sweep still running)."""
+        label = self.baseline_label
+        if label not in groups:
+            return groups
+        return {label: groups[label],
+                **{k: v for k, v in groups.items() if k != label}}
+
     def runs(self, quick=False, seeds=None, overrides=None):
         """Every run, seed by seed (all groups of seed 0 first).
 
