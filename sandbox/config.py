@@ -126,6 +126,9 @@ class ModelConfig(_Config):
     norm_first: bool = False       # pre-LN if True; d2l is post-LN
     activation: str = 'relu'       # FFN activation: 'relu' (d2l) or 'gelu'
     tie_weights: bool = False      # MLM decoder shares the token embedding
+    # Tied decoder only: learn its logit scale (log-parametrized, from its
+    # fixed value), as CLIP learns its temperature; False keeps it fixed
+    learn_logit_scale: bool = False
     # Weight init: 'd2l' (PyTorch's defaults, as d2l's code gets them),
     # 'keras' (glorot kernels, zero biases) or 'bert' (all N(0, 0.02))
     init: str = 'd2l'
@@ -144,10 +147,13 @@ class ModelConfig(_Config):
         check_range('dropout', self.dropout, 0, 1)
         check_range('attention_dropout', self.attention_dropout, 0, 1)
         check_range('max_len', self.max_len, 1, integer=True)
-        for name in ('norm_first', 'tie_weights'):
+        for name in ('norm_first', 'tie_weights', 'learn_logit_scale'):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f'{name} must be a bool, '
                                 f'got {getattr(self, name)!r}')
+        if self.learn_logit_scale and not self.tie_weights:
+            raise ConfigError('learn_logit_scale needs tie_weights=True '
+                              '(an untied decoder learns its own scale)')
         check_choice('activation', self.activation, {'relu', 'gelu'})
         check_choice('init', self.init, set(INITS))
         if self.embedding_std is not None:

@@ -130,12 +130,15 @@ class MaskLM(keras.layers.Layer):
     """d2l's masked LM head: Dense, ReLU, LayerNorm, Dense(vocab)."""
 
     def __init__(self, vocab_size, num_hiddens, tie_weights=False,
-                 init='d2l', logit_scale=1.0, **kwargs):
+                 init='d2l', logit_scale=1.0, learn_logit_scale=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.tie_weights, self.init = tie_weights, init
-        # Tied logits are (Y @ embeddings.T) * logit_scale + bias
-        self.logit_scale = logit_scale
+        # Tied logits are (Y @ embeddings.T) * logit_scale + bias; learned:
+        # exp(log_logit_scale), a weight that starts at log(logit_scale)
+        self.logit_scale, self.learn_logit_scale = (logit_scale,
+                                                    learn_logit_scale)
         dtype = self.dtype_policy
         dense = dense_init(init, num_hiddens)
         self.dense = keras.layers.Dense(num_hiddens, activation='relu',
@@ -156,6 +159,11 @@ class MaskLM(keras.layers.Layer):
             self.decoder_bias = self.add_weight(
                 shape=(self.vocab_size,), initializer='zeros',
                 name='decoder_bias', dtype='float32', autocast=False)
+            if self.learn_logit_scale:
+                self.log_logit_scale = self.add_weight(
+                    shape=(), name='log_logit_scale', dtype='float32',
+                    initializer=keras.initializers.Constant(
+                        np.log(self.logit_scale)), autocast=False)
         else:
             self.decoder.build(shape)
 
@@ -184,7 +192,10 @@ class MaskLM(keras.layers.Layer):
         if embeddings is None:
             raise ValueError('MaskLM(tie_weights=True) needs `embeddings`')
         kernel = tf.transpose(tf.convert_to_tensor(embeddings))  # (H, V)
-        if self.logit_scale != 1:
+        if self.learn_logit_scale:
+            scale = tf.exp(tf.convert_to_tensor(self.log_logit_scale))
+            kernel = kernel * tf.cast(scale, kernel.dtype)
+        elif self.logit_scale != 1:
             kernel = kernel * tf.cast(self.logit_scale, kernel.dtype)
         return kernel, tf.convert_to_tensor(self.decoder_bias)
 
@@ -193,7 +204,8 @@ class MaskLM(keras.layers.Layer):
         return {**super().get_config(), 'vocab_size': self.vocab_size,
                 'num_hiddens': self.num_hiddens,
                 'tie_weights': self.tie_weights, 'init': self.init,
-                'logit_scale': self.logit_scale}
+                'logit_scale': self.logit_scale,
+                'learn_logit_scale': self.learn_logit_scale}
 
 
 @register
@@ -229,11 +241,13 @@ class BERTModel(keras.Model):
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads,
                  num_blks, dropout, max_len=1000, attention_dropout=None,
                  norm_first=False, activation='relu', tie_weights=False,
-                 init='d2l', embedding_std=None, **kwargs):
+                 init='d2l', embedding_std=None, learn_logit_scale=False,
+                 **kwargs):
         super().__init__(**kwargs)
         # The rest of the architecture lives in self.encoder.architecture()
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.max_len, self.tie_weights = max_len, tie_weights
+        self.learn_logit_scale = learn_logit_scale
         dtype = self.dtype_policy
         self.encoder = BERTEncoder(
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
@@ -248,7 +262,7 @@ class BERTModel(keras.Model):
         # T5; BERT's init (embeddings at 0.02) ties them unscaled
         self.mlm = MaskLM(vocab_size, num_hiddens, tie_weights, init,
                           1.0 if init == 'bert' else num_hiddens ** -0.5,
-                          dtype=dtype, name='mlm')
+                          learn_logit_scale, dtype=dtype, name='mlm')
         self.nsp = NextSentencePred(num_hiddens, init, dtype=dtype,
                                     name='nsp')
 
@@ -295,7 +309,8 @@ class BERTModel(keras.Model):
     def get_config(self):
         """Constructor arguments, for saving."""
         return {**super().get_config(), **self.encoder.architecture(),
-                'tie_weights': self.tie_weights}
+                'tie_weights': self.tie_weights,
+                'learn_logit_scale': self.learn_logit_scale}
 
 
 def bert_from_config(model_config, vocab_size, **kwargs):

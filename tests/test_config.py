@@ -26,6 +26,9 @@ def test_defaults_are_d2ls_small_bert():
     ({'max_len': 0}, ValueError, 'max_len'),
     ({'norm_first': 1}, TypeError, 'norm_first'),
     ({'tie_weights': 'yes'}, TypeError, 'tie_weights'),
+    ({'learn_logit_scale': True}, ValueError, 'learn_logit_scale'),
+    ({'learn_logit_scale': 1, 'tie_weights': True}, TypeError,
+     'learn_logit_scale'),
     ({'activation': 'tanh'}, ValueError, 'activation'),
     ({'num_blks': True}, TypeError, 'num_blks'),
 ])

@@ -48,6 +48,13 @@ def variant_net():
     return make_net(norm_first=True, activation='gelu', tie_weights=True)
 
 
+@pytest.fixture(scope='module')
+def learned_scale_net():
+    net = make_net(tie_weights=True, learn_logit_scale=True)
+    net.mlm.log_logit_scale.assign(0.5)  # not its initial value
+    return net
+
+
 # ---------------------------------------------------------------- shapes
 
 @pytest.mark.parametrize('which', ['net', 'variant_net'])
@@ -192,11 +199,37 @@ def test_tie_weights_shares_the_embedding():
         atol=1e-5)
 
 
+def test_learned_logit_scale_starts_fixed_and_scales_the_logits():
+    net = make_net(tie_weights=True, learn_logit_scale=True)
+    emb, log_scale = (net.encoder.token_embedding.embeddings,
+                      net.mlm.log_logit_scale)
+    assert float(log_scale) == pytest.approx(np.log(H ** -0.5), abs=1e-7)
+    assert any(w is log_scale for w in net.trainable_weights)
+    tokens, segments, valid_lens, pred_positions = make_inputs()
+    X = net.mlm.ln(net.mlm.dense(tf.gather(
+        net.encoder(tokens, segments, valid_lens), pred_positions,
+        batch_dims=1)))
+    bias = net.mlm.decoder_bias
+    for scale in (H ** -0.5, 3.0):
+        log_scale.assign(np.log(scale))
+        with tf.GradientTape() as tape:
+            _, mlm_Y_hat, _ = net(tokens, segments, valid_lens,
+                                  pred_positions)
+            total = tf.reduce_sum(mlm_Y_hat)
+        np.testing.assert_allclose(
+            mlm_Y_hat, X @ tf.transpose(emb) * scale + bias, rtol=1e-5,
+            atol=1e-5)
+        # d(sum of logits) / d(log scale) = sum of (logits - bias)
+        np.testing.assert_allclose(
+            tape.gradient(total, log_scale),
+            tf.reduce_sum(mlm_Y_hat - bias), rtol=1e-4)
+
+
 def test_bert_from_config():
     c = ModelConfig(num_hiddens=8, ffn_num_hiddens=16, num_heads=2,
                     num_blks=1, dropout=0.1, attention_dropout=0.2,
                     max_len=16, norm_first=True, activation='gelu',
-                    tie_weights=True)
+                    tie_weights=True, learn_logit_scale=True)
     net = M.bert_from_config(c, vocab_size=V)
     cfg = net.get_config()
     for field, value in c.to_dict().items():
@@ -212,7 +245,8 @@ def _layers(net):
             net.nsp]
 
 
-@pytest.mark.parametrize('which', ['net', 'variant_net'])
+@pytest.mark.parametrize('which', ['net', 'variant_net',
+                                   'learned_scale_net'])
 def test_get_config_round_trip(which, request):
     for layer in _layers(request.getfixturevalue(which)):
         config = layer.get_config()
@@ -222,11 +256,13 @@ def test_get_config_round_trip(which, request):
         assert name == f'sandbox>{type(layer).__name__}'
 
 
-def test_save_and_load_in_a_fresh_process(tmp_path, net, variant_net):
+def test_save_and_load_in_a_fresh_process(tmp_path, net, variant_net,
+                                          learned_scale_net):
     inputs = make_inputs()
     np.savez(tmp_path / 'inputs.npz', *inputs)
     expected = {}
-    for name, n in (('d2l', net), ('variant', variant_net)):
+    for name, n in (('d2l', net), ('variant', variant_net),
+                    ('learned', learned_scale_net)):
         n.save(tmp_path / f'{name}.keras')
         expected[name] = n(*inputs)
     script = textwrap.dedent(f"""
@@ -235,7 +271,7 @@ def test_save_and_load_in_a_fresh_process(tmp_path, net, variant_net):
         import os
         os.chdir({str(tmp_path)!r})
         inputs = list(np.load('inputs.npz').values())
-        for name in ('d2l', 'variant'):
+        for name in ('d2l', 'variant', 'learned'):
             net = keras.saving.load_model(name + '.keras')
             np.savez(name + '_out.npz', *net(*inputs))
         """)

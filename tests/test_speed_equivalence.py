@@ -71,7 +71,8 @@ def run_both(config, steps=4, **net_kwargs):
 @pytest.mark.parametrize('net_kwargs', [
     {},  # d2l's variant
     {'dropout': 0.2},  # same Dropout layers, same seeds: same masks
-    {'norm_first': True, 'activation': 'gelu', 'tie_weights': True}])
+    {'norm_first': True, 'activation': 'gelu', 'tie_weights': True},
+    {'tie_weights': True, 'learn_logit_scale': True}])
 def test_optimised_float32_step_gives_the_same_losses(net_kwargs):
     ref, fast = run_both(TrainConfig(), **net_kwargs)
     for i, (a, b) in enumerate(zip(ref, fast)):
