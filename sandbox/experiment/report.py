@@ -388,7 +388,8 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                                          baseline),
                  '*measured*: arm − baseline (a row `a − b`: a − b), '
                  'paired by seed, with its 95% t-interval. *agrees* / '
-                 '*contradicts*: the interval excludes 0 on the predicted / the other side; a '
+                 '*contradicts*: the interval excludes 0 on the '
+                 'predicted / the other side; a '
                  'prediction of no difference is *consistent* when the '
                  'interval includes 0, which says only that no effect '
                  'larger than its ends was found.', '']
