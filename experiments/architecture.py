@@ -13,16 +13,23 @@ def arm(norm_first, warmup, lr, tied=False, learned=False):
 
 # Layer norm x warm-up x learning rate, untied (8 arms), and the tied
 # decoder at the baseline arm's settings, its logit scale fixed or
-# learned (the learned arm added after seeds 0-2 of the others had been
-# read, to test the fixed scale as the tied arm's confound)
+# learned; then untied and tied with every embedding at std 1/sqrt(128).
+# The last three arms were added after seeds 0-2 of the others had been
+# read, to test the tied arm's confounds: its fixed scale, its N(0, 1)
+# embeddings
 GRID = {f'{"pre" if pre else "post"}-LN, warm-up {"10%" if w else "0"}, '
         f'lr {lr:g}': arm(pre, w, lr)
         for pre in (True, False) for w in (WARMUP, 0) for lr in (2e-3, 1e-3)}
 BASELINE = 'pre-LN, warm-up 10%, lr 0.002'
 TIED = f'{BASELINE}, tied'
 LEARNED = f'{TIED}, learned scale'
+SMALL = {'model.embedding_std': round(128 ** -0.5, 4)}  # 0.0884
 ARMS = {BASELINE: GRID.pop(BASELINE), TIED: arm(True, WARMUP, 2e-3, True),
-        **GRID, LEARNED: arm(True, WARMUP, 2e-3, True, True)}
+        **GRID, LEARNED: arm(True, WARMUP, 2e-3, True, True),
+        f'{BASELINE}, embeddings 0.088': {**arm(True, WARMUP, 2e-3),
+                                          **SMALL},
+        f'{TIED}, embeddings 0.088': {**arm(True, WARMUP, 2e-3, True),
+                                      **SMALL}}
 
 EXPERIMENT = Experiment(
     name='architecture',
@@ -58,6 +65,10 @@ EXPERIMENT = Experiment(
         (f'arm={LEARNED}', f'arm={TIED}'): (
             'final_val_mlm_l', -1, 'Guo 2017: a better logit scale '
             'lowers the loss at equal accuracy'),
+        (f'arm={TIED}, embeddings 0.088',
+         f'arm={BASELINE}, embeddings 0.088'): (
+            'final_val_mlm_l', 0, 'Press & Wolf 2017: tying costs little '
+            'or helps'),
     },
     background=(
         'BERT is post-LN and ties its MLM decoder to the input embedding '
@@ -76,13 +87,23 @@ EXPERIMENT = Experiment(
         'tied logits are scaled by 1/sqrt(128), as in T5, so they start '
         'at std 1 and tying changes only the decoder. That fixed scale '
         'is a confound of the tied arm (its loss trailed at equal '
-        'accuracy in seeds 0-2), so a last arm learns it instead, from '
+        'accuracy in seeds 0-2), so one more arm learns it instead, from '
         'the same start, as CLIP (Radford et al. 2021) learns its '
         'temperature: if the gap is one '
         'of calibration, temperature scaling (Guo et al. 2017, "On '
         'Calibration of Modern Neural Networks") predicts a lower loss at '
-        'the same accuracy. Seeds 3 and 4 of the baseline and '
-        'of pre-LN and post-LN without warm-up (lr 2e-3) were added after '
+        'the same accuracy. The other difference between the tied and the '
+        'untied decoder is the embedding: N(0, 1), as d2l\'s, where BERT '
+        'ties at std 0.02 and Press & Wolf\'s models at small uniform '
+        'inits; and the output gradients of a tied decoder move every '
+        'input embedding, which Gao et al. (2019, "Representation '
+        'Degeneration Problem in Training Natural Language Generation '
+        'Models") find pushes them into a narrow cone (anisotropy). So two '
+        'more arms, untied and tied, start every embedding at std '
+        '1/sqrt(128) = 0.088 (tied logits then start at std 0.088, the '
+        'untied decoder\'s near 0.58): tying predicted to cost little '
+        'there (Press & Wolf), whatever it does at N(0, 1). Seeds 3 and '
+        '4 of the baseline and of pre-LN and post-LN without warm-up (lr 2e-3) were added after '
         'seeds 0-2 had been read, because their contrasts were open at 3 '
         'seeds: optional stopping, so the p-values of those two contrasts '
         'overstate the evidence.'),
