@@ -103,8 +103,8 @@ EXPERIMENT = Experiment(
         '1/sqrt(128) = 0.088 (tied logits then start at std 0.088, the '
         'untied decoder\'s near 0.58): tying predicted to cost little '
         'there (Press & Wolf), whatever it does at N(0, 1). Seeds 3 and '
-        '4 of the baseline and of pre-LN and post-LN without warm-up (lr 2e-3) were added after '
-        'seeds 0-2 had been read, because their contrasts were open at 3 '
+        '4 of the baseline and of pre-LN and post-LN without warm-up '
+        '(lr 2e-3) were added after seeds 0-2 had been read, because their contrasts were open at 3 '
         'seeds: optional stopping, so the p-values of those two contrasts '
         'overstate the evidence.'),
 )
