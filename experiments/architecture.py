@@ -104,7 +104,7 @@ EXPERIMENT = Experiment(
         'untied decoder\'s near 0.58): tying predicted to cost little '
         'there (Press & Wolf), whatever it does at N(0, 1). Seeds 3 and '
         '4 of the baseline and of pre-LN and post-LN without warm-up '
-        '(lr 2e-3) were added after seeds 0-2 had been read, because their contrasts were open at 3 '
-        'seeds: optional stopping, so the p-values of those two contrasts '
-        'overstate the evidence.'),
+        '(lr 2e-3) were added after seeds 0-2 had been read, because '
+        'their contrasts were open at 3 seeds: optional stopping, so the '
+        'p-values of those two contrasts overstate the evidence.'),
 )
