@@ -190,7 +190,9 @@ def add_probe(sub):
         'words outside the vocabulary are read as <unk> with a warning. '
         'With --suite (or as `probing`), the probing suite on held-out '
         'sentences instead of the crane probe: per-layer similarities, '
-        'MLM top-k, the collapse check; it writes probe.json and plots.')
+        'MLM top-k, the collapse check; it writes probe.json and plots. '
+        'With --calibration, the validation MLM loss by the frequency of '
+        'the word to predict and under post-hoc temperatures.')
     p.add_argument('run_dir', help='a finished pretraining run folder')
     p.add_argument('--word', help='a word to compare across --context A '
                    '--context B')
@@ -209,6 +211,10 @@ def add_probe(sub):
                        default=ProbeConfig.num_sentences)
     suite.add_argument('--split', default=ProbeConfig.split)
     suite.add_argument('--no-plots', dest='plots', action='store_false')
+    p.add_argument('--calibration', action='store_true',
+                   help='validation MLM loss by the training-frequency '
+                   'rank of the word to predict, and the best post-hoc '
+                   'temperature (reads the corpus as --suite does)')
     p.set_defaults(run=run_probe)
 
 
@@ -219,7 +225,9 @@ def run_probe(args):
     if args.word and len(args.context) != 2:
         raise ValueError('--word needs exactly two --context sentences')
     net, vocab = load_run_model(args.run_dir)
-    if args.suite or args.command == 'probing':
+    if args.calibration:
+        run_calibration(args, net, vocab)
+    elif args.suite or args.command == 'probing':
         run_suite(args, net, vocab)
     else:
         print(f'crane probe: cosine {probe.crane_probe(net, vocab):.3f}')
@@ -234,6 +242,17 @@ def run_probe(args):
                 net, vocab, sentence.lower().split(), k=args.top_k)):
             print(f'{sentence!r} mask {i + 1}: ' + ', '.join(
                 f'{token} {p:.3f}' for token, p in top))
+
+
+def run_calibration(args, net, vocab):
+    """Print the validation MLM loss by word frequency and temperature."""
+    from sandbox import data
+    from sandbox.probe.calibration import calibration, format_calibration
+    data_dir = args.data_dir or runs.load_run_data_dir(args.run_dir)
+    report = calibration(
+        net, data.load_validation(vocab, data_dir, args.verify),
+        data.unigram_counts(vocab, data_dir, args.verify))
+    print('\n'.join(format_calibration(report)))
 
 
 def run_suite(args, net, vocab):

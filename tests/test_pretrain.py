@@ -83,6 +83,15 @@ def test_probe_suite_command(command, run_dir, tmp_path, capsys):
         p.name for p in tmp_path.iterdir()}
 
 
+def test_probe_calibration_command(run_dir, capsys):
+    # the run folder knows its corpus; --no-verify reads the synthetic one
+    cli.main(['probe', str(run_dir), '--calibration', '--no-verify'])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith('validation MLM loss ')
+    assert out[2].startswith('  ranks 0-99: loss ')
+    assert out[-1].startswith('post-hoc temperature') and 'best T' in out[-1]
+
+
 @pytest.mark.parametrize('args, message', [
     (['--mask-rate', '2'], r'mask_rate must be in \[0, 1\]'),
     (['--set', 'model.num_blocks=2'], r"--set 'model.num_blocks' is not a "

@@ -3,7 +3,9 @@
 - inspect: encodings (d2l's get_bert_encoding), fill-mask, attention maps
   and d2l's "crane" probe;
 - metrics: the suite's measures on plain arrays (pure NumPy);
-- suite: the whole suite on held-out sentences, and its report.
+- suite: the whole suite on held-out sentences, and its report;
+- slots: validation MLM by slot kind (`<mask>`, random, kept);
+- calibration: validation MLM loss by word frequency and temperature.
 """
 from sandbox.probe.inspect import (CRANE_CONTEXTS, FILL_SENTENCES,
                                    attention_maps, crane_probe, fill_mask,
