@@ -159,6 +159,24 @@ def test_arms_pair_at_mask_slots_only_where_the_runs_were_scored_so():
     assert 'by slot kind' not in readme
 
 
+def test_paired_table_counts_the_seeds_of_each_cell():
+    # the slot probe on seeds 1 and 2 only: the loss pairs over 3 seeds,
+    # the loss at <mask> over 2, and the table says so
+    runs = [result(label, s, final_val_mlm_l=5.0 + d + 0.01 * s,
+                   final_val_mlm_acc=0.2,
+                   **({'probe_val_mask_l': 5.5 + d / 2} if s else {}))
+            for label, d in (('nsp_weight=1', 0.0), ('nsp_weight=0', 0.4))
+            for s in range(3)]
+    frame, rows = table(runs)
+    diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
+    assert diffs['nsp_weight=0']['probe_val_mask_l'].n == 2
+    line = [l for l in X.paired_markdown(diffs, 'nsp_weight=1').splitlines()
+            if l.startswith('| nsp_weight=0')][0]
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    assert cells[1] == '3' and cells[2].startswith('+0.400 [')
+    assert cells[-1] == '+0.200 [+0.200, +0.200] (2 seeds)'
+
+
 def test_interpret_reads_the_probes_of_arms_past_the_gate_only():
     # nsp_weight=0 stays at the unigram (6.7 - 0.05): its self-similarity
     # of 1.0 is collapse, not context, and is left out of the range

@@ -134,14 +134,27 @@ def markdown_table(rows, columns=RESULT_COLUMNS):
 
 
 def paired_markdown(diffs, base_label):
-    """The paired differences from the baseline arm as a Markdown table."""
+    """The paired differences from the baseline arm as a Markdown table:
+    'seeds' counts the first column's; a cell over other seeds names
+    its count, one over none is '–'."""
     columns = [c for c in PAIRED_COLUMNS
                if any(c[0] in d for d in diffs.values())]
+
+    def cell(diff, fmt, seeds):
+        if diff is None or diff.n == 0:
+            return '–'
+        text = format_difference(diff, fmt)
+        return text if diff.n == seeds else f'{text} ({diff.n} seeds)'
+
+    lines = []
+    for label, row in diffs.items():
+        seeds = next(d.n for d in row.values())
+        lines.append([f'{label} − {base_label}', str(seeds)] +
+                     [cell(row.get(col), fmt, seeds)
+                      for col, _, fmt in columns])
     cells = pd.DataFrame(
-        [[f'{label} − {base_label}', str(min(d.n for d in row.values()))] +
-         [format_difference(row[col], fmt) if col in row else '–'
-          for col, _, fmt in columns] for label, row in diffs.items()],
-        columns=['arm − baseline', 'seeds'] + [h for _, h, _ in columns])
+        lines, columns=['arm − baseline', 'seeds'] +
+        [h for _, h, _ in columns])
     return cells.to_markdown(index=False, tablefmt='pipe',
                              disable_numparse=True) + '\n'
 
