@@ -175,6 +175,18 @@ def test_paired_table_counts_the_seeds_of_each_cell():
     cells = [c.strip() for c in line.strip('|').split('|')]
     assert cells[1] == '3' and cells[2].startswith('+0.400 [')
     assert cells[-1] == '+0.200 [+0.200, +0.200] (2 seeds)'
+    # the slot probe on the baseline arm only: no seed in common
+    runs = [r if r['label'] == 'nsp_weight=1' else {**r, 'metrics': {
+        k: v for k, v in r['metrics'].items() if k != 'probe_val_mask_l'}}
+        for r in runs]
+    frame, rows = table(runs)
+    diffs = R.compared(frame, rows, 'nsp_weight=1', BASE)
+    assert diffs['nsp_weight=0']['probe_val_mask_l'].n == 0
+    line = X.paired_markdown(diffs, 'nsp_weight=1').splitlines()[-1]
+    assert line.rstrip(' |').endswith('–')
+    text = re.sub(' +', ' ', read(make(baseline='nsp_weight=1'), frame,
+                                  rows, 'At size:', BASE))
+    assert 'paired by seed over 3 seeds' in text
 
 
 def test_interpret_reads_the_probes_of_arms_past_the_gate_only():

@@ -281,7 +281,8 @@ def _on_differences(diffs, base):
     """The paired differences: which intervals exclude 0, if any."""
     if not diffs:
         return []
-    ns = sorted({d.n for row in diffs.values() for d in row.values()})
+    ns = sorted({d.n for row in diffs.values() for d in row.values()
+                 if d.n})  # a column over no common seed says nothing
     span = str(ns[0]) if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'
     head = (f'Against the baseline arm `{base["label"]}`, paired by seed '
             f'over {span} seed{"s" if ns[-1] > 1 else ""} (the paired '
