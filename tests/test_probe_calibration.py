@@ -5,11 +5,9 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox import data
 from sandbox.probe.calibration import (calibration, format_calibration,
                                        frequency_ranks, scaled_cross_entropy)
-from sandbox.train import evaluate
-from tests.test_probe_slots import small_net
+from tests.test_probe_slots import uneven_batches
 
 
 def test_ranks_put_the_most_frequent_first_and_ties_by_id():
@@ -33,26 +31,18 @@ def test_scaled_cross_entropy_is_softmax_cross_entropy_of_logits_over_t(
 
 @pytest.fixture(scope='module')
 def scored(synthetic_dir):
-    """Three validation batches with uneven weights, a net, its vocab."""
-    val, vocab = data.load_data_wiki(
-        16, 32, synthetic_dir, split='valid', verify=False, shuffle=False,
-        min_freq=1, config=data.VALIDATION)
-    rng = np.random.default_rng(0)
-    batches = [b._replace(mlm_weights=b.mlm_weights * tf.constant(
-        rng.uniform(0.5, 2.0, b.mlm_weights.shape), tf.float32))
-        for b in val.take(3)]
-    return batches, small_net(len(vocab)), len(vocab)
+    """Batches with uneven weights, a net, the vocabulary's size and
+    validation's own scores (test_probe_slots.uneven_batches)."""
+    batches, vocab, net, whole = uneven_batches(synthetic_dir)
+    return batches, net, len(vocab), whole
 
 
 def test_bands_partition_validation(scored):
     """Weighted over the bands, the scores are validation's own (the
     fused evaluate); each band holds the weight of its labels."""
-    batches, net, V = scored
+    batches, net, V, whole = scored
     counts = np.arange(V)[::-1]  # rank = id
     report = calibration(net, batches, counts, edges=(0, 8, 20))
-    whole = evaluate(net, tf.data.Dataset.from_tensor_slices(
-        tf.nest.map_structure(lambda *t: tf.concat(t, 0), *batches)).batch(
-        48))
     assert report['l'] == pytest.approx(whole['val_mlm_l'], abs=1e-5)
     assert report['acc'] == pytest.approx(whole['val_mlm_acc'], abs=1e-6)
     bands = report['bands']
@@ -71,7 +61,7 @@ def test_bands_partition_validation(scored):
 
 
 def test_logits_twice_as_large_want_twice_the_temperature(scored):
-    batches, net, V = scored
+    batches, net, V, _ = scored
     counts = np.ones(V)
     before = calibration(net, batches, counts, temperatures=(1.0, 2.0))
     decoder = net.mlm.decoder

@@ -21,6 +21,24 @@ def small_net(vocab_size):
     return net
 
 
+def uneven_batches(synthetic_dir):
+    """Three validation batches of the synthetic corpus with uneven MLM
+    weights, the vocabulary, and validation's own scores of them (the
+    fused, unpadded evaluate)."""
+    val, vocab = data.load_data_wiki(
+        16, 32, synthetic_dir, split='valid', verify=False, shuffle=False,
+        min_freq=1, config=data.VALIDATION)
+    rng = np.random.default_rng(0)
+    batches = [b._replace(mlm_weights=b.mlm_weights * tf.constant(
+        rng.uniform(0.5, 2.0, b.mlm_weights.shape), tf.float32))
+        for b in val.take(3)]
+    net = small_net(len(vocab))
+    whole = evaluate(net, tf.data.Dataset.from_tensor_slices(
+        tf.nest.map_structure(lambda *t: tf.concat(t, 0), *batches)).batch(
+        48))
+    return batches, vocab, net, whole
+
+
 def test_a_slots_kind_is_what_its_input_shows():
     M = 1  # the <mask> id
     tokens = np.array([[2, M, 5, 6, 3, 0]])
@@ -36,23 +54,13 @@ def test_a_slots_kind_is_what_its_input_shows():
 def test_the_kinds_partition_validation(synthetic_dir):
     """Weighted over the kinds, the scores are validation's own (the
     fused, unpadded evaluate), with uneven weights too."""
-    val, vocab = data.load_data_wiki(
-        16, 32, synthetic_dir, split='valid', verify=False, shuffle=False,
-        min_freq=1, config=data.VALIDATION)
-    rng = np.random.default_rng(0)
-    batches = [b._replace(mlm_weights=b.mlm_weights * tf.constant(
-        rng.uniform(0.5, 2.0, b.mlm_weights.shape), tf.float32))
-        for b in val.take(3)]
-    net = small_net(len(vocab))
+    batches, vocab, net, whole = uneven_batches(synthetic_dir)
     slots = validation_by_slot(net, batches, vocab['<mask>'])
     scored = [s for s in slots.values() if s is not None]
     assert len(scored) >= 2  # <mask> and at least one other kind
     n = sum(s['n'] for s in scored)
     assert n == pytest.approx(sum(float(tf.reduce_sum(b.mlm_weights))
                                   for b in batches))
-    whole = evaluate(net, tf.data.Dataset.from_tensor_slices(
-        tf.nest.map_structure(lambda *t: tf.concat(t, 0), *batches)).batch(
-        48))
     assert sum(s['n'] * s['l'] for s in scored) / n == pytest.approx(
         whole['val_mlm_l'], abs=1e-5)
     assert sum(s['n'] * s['acc'] for s in scored) / n == pytest.approx(
