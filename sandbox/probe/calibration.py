@@ -10,7 +10,7 @@ in Guo et al. 2017's sense when the best T is 1).
 import numpy as np
 import tensorflow as tf
 
-from sandbox.loss import mlm_slot_losses
+from sandbox.probe.slots import scored_slots
 
 # Bands of training-frequency rank (0: the most frequent word), from each
 # edge to the next; the last band is open
@@ -47,15 +47,10 @@ def calibration(net, val_iter, counts, edges=RANK_EDGES,
     ranks = frequency_ranks(counts)
     bands = np.zeros((len(edges), 3))  # band x (loss, hits, weight)
     at_t = np.zeros(len(temperatures))
-    for batch in val_iter:
-        tokens, segments, valid_lens, positions, weights, labels, _ = batch
-        _, logits, _ = net(tokens, segments, tf.reshape(valid_lens, (-1,)),
-                           positions, training=False)  # (B, P, V)
-        ce, hits = (t.numpy().ravel() for t in mlm_slot_losses(
-            logits, labels, weights))  # (B * P,) each
-        w = np.asarray(weights, np.float64).ravel()  # (B * P,)
+    for batch, logits, ce, hits, w in scored_slots(net, val_iter):
+        ce, hits, w = ce.ravel(), hits.ravel(), w.ravel()  # (B * P,) each
         real = w != 0
-        y = np.asarray(labels, np.int64).ravel()[real]
+        y = np.asarray(batch.mlm_Y, np.int64).ravel()[real]
         band = np.searchsorted(edges, ranks[y], side='right') - 1
         for column, value in enumerate((w * ce, w * hits, w)):
             np.add.at(bands[:, column], band, value[real])

@@ -24,6 +24,18 @@ def slot_kinds(tokens, pred_positions, labels, mask_id):
     return np.where(shown == mask_id, 0, np.where(shown == labels, 2, 1))
 
 
+def scored_slots(net, val_iter):
+    """Per batch of val_iter, dropout off: (batch, logits (B, P, V), each
+    slot's cross-entropy and hit (B, P), its float64 weight (B, P))."""
+    for batch in val_iter:
+        tokens, segments, valid_lens, positions, weights, labels, _ = batch
+        _, logits, _ = net(tokens, segments, tf.reshape(valid_lens, (-1,)),
+                           positions, training=False)  # (B, P, V)
+        ce, hits = (t.numpy() for t in mlm_slot_losses(
+            logits, labels, weights))  # (B, P) each
+        yield batch, logits, ce, hits, np.asarray(weights, np.float64)
+
+
 def validation_by_slot(net, val_iter, mask_id):
     """{kind: {'l', 'acc', 'n'}} over the weighted slots of val_iter.
 
@@ -32,15 +44,9 @@ def validation_by_slot(net, val_iter, mask_id):
     kind's summed weight; None for a kind with no slot.
     """
     sums = np.zeros((len(SLOT_KINDS), 3))  # kind x (loss, hits, weight)
-    for batch in val_iter:
-        tokens, segments, valid_lens, positions, weights, labels, _ = batch
-        _, logits, _ = net(tokens, segments, tf.reshape(valid_lens, (-1,)),
-                           positions, training=False)  # (B, P, V)
-        ce, hits = (t.numpy() for t in mlm_slot_losses(
-            logits, labels, weights))  # (B, P) each
-        kinds = slot_kinds(tokens.numpy(), positions.numpy(),
-                           np.asarray(labels, np.int64), mask_id)
-        w = np.asarray(weights, np.float64)  # (B, P)
+    for batch, _, ce, hits, w in scored_slots(net, val_iter):
+        kinds = slot_kinds(batch.tokens.numpy(), batch.pred_positions.numpy(),
+                           np.asarray(batch.mlm_Y, np.int64), mask_id)
         for k in range(len(SLOT_KINDS)):
             wk = w * (kinds == k)
             sums[k] += (wk * ce).sum(), (wk * hits).sum(), wk.sum()
