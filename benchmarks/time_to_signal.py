@@ -8,6 +8,8 @@ time at which validation MLM accuracy first reached --target (0.20: about
 loading, model building, tracing and the validation checks included) and
 the time of the training steps alone. It stops there (--whole-run: at
 the recipe's last step; the schedule is the recipe's either way).
+--seeds runs once per seed (data order and initialisation) and ends with
+the spread over the seeds: the crossing moves with the seed.
 
     python benchmarks/time_to_signal.py --data-dir ../shared/data/wikitext-2
 """
@@ -25,19 +27,36 @@ def main(argv=None):
                    metavar='SECTION.FIELD=VALUE')
     p.add_argument('--whole-run', action='store_true',
                    help='train all the steps, not only until the target')
+    p.add_argument('--seeds', type=int, nargs='+', default=None,
+                   help='one run per seed (data.seed and train.seed)')
     args = p.parse_args(argv)
     import tensorflow as tf
 
-    from sandbox import data, machine
-    from sandbox.config import configs_from_settings, parse_settings
-    from sandbox.pretrain import build_model
-    from sandbox.train import train_bert
+    from sandbox import machine
+    from sandbox.config import parse_settings
     from train_step import matmul_peak  # the sibling benchmark's
     print(f'machine: {machine.describe()}; float32 2048^3 matmul peak '
           f'{matmul_peak("float32"):.0f} GFLOP/s (TensorFlow '
           f'{tf.__version__})')
     settings = {'train.val_every': args.val_every,
                 'train.checkpoint_every': 0, **parse_settings(args.set)}
+    crossings = []
+    for seed in args.seeds or [None]:
+        if seed is not None:
+            print(f'seed {seed}:')
+            settings.update({'data.seed': seed, 'train.seed': seed})
+        crossings.append(time_to_signal(settings, args))
+    if args.seeds:
+        print(spread(args.seeds, crossings, args.target))
+
+
+def time_to_signal(settings, args):
+    """Train one run of the recipe under `settings`, print its report and
+    return report's crossing."""
+    from sandbox import data
+    from sandbox.config import configs_from_settings
+    from sandbox.pretrain import build_model
+    from sandbox.train import train_bert
     c = configs_from_settings(settings, recipe=args.recipe)
     # from here: data, model, tracing, steps, checks
     stamps = Stamps(None if args.whole_run else args.target)
@@ -51,7 +70,7 @@ def main(argv=None):
                    val_iter=val_iter, callbacks=[stamps], verbose=False)
     except Reached:
         pass
-    report(stamps.rows, c, stamps, args.target)
+    return report(stamps.rows, c, stamps, args.target)
 
 
 class Reached(Exception):
@@ -78,7 +97,8 @@ class Stamps:
 
 
 def report(history, configs, stamps, target):
-    """Print the speed and when validation accuracy first reached target."""
+    """Print the speed and when validation accuracy first reached target;
+    return (step, minutes of steps, minutes of wall time), None if never."""
     from sandbox.plots import elapsed_seconds
     batch = configs.data.batch_size
     reached = None
@@ -86,7 +106,8 @@ def report(history, configs, stamps, target):
         acc = row.get('val_mlm_acc')
         if reached is None and acc is not None and acc >= target:
             reached = (row['step'], seconds, acc)
-    rates = sorted(row['pairs_per_sec'] for row in history[1:])
+    # the first step traces: left out unless it is the only one
+    rates = sorted(row['pairs_per_sec'] for row in history[1:] or history)
     last = history[-1]['step']
     print(f'recipe: {configs.train.num_steps} steps of {batch} pairs, '
           f'lr {configs.train.lr:g}; median {rates[len(rates) // 2]:.0f} '
@@ -95,7 +116,7 @@ def report(history, configs, stamps, target):
         final = history[-1].get('val_mlm_acc')
         print(f'validation MLM accuracy never reached {target} (final '
               f'{final:.3f})')
-        return
+        return None
     step, seconds, acc = reached
     print(f'time to signal: validation MLM accuracy {acc:.3f} >= {target} '
           f'at step {step} ({step * batch / 1e3:.0f}k pairs): '
@@ -104,6 +125,24 @@ def report(history, configs, stamps, target):
     before, checks, count = wall_parts(history, stamps.at, batch, step)
     print(f'the rest of the wall time: {before:.0f} s before the first '
           f'step (data, model), {checks:.0f} s in {count} validation checks')
+    return step, seconds / 60, stamps.at[step] / 60
+
+
+def spread(seeds, crossings, target):
+    """One line: each seed's crossing step and the medians over seeds."""
+    import statistics
+    reached = [c for c in crossings if c is not None]
+    steps = ', '.join('never' if c is None else f'{c[0]:,}'
+                      for c in crossings)
+    plural = 's' if len(seeds) > 1 else ''
+    line = (f'over {len(seeds)} seed{plural} ({", ".join(map(str, seeds))})'
+            f', validation accuracy first >= {target} at step: {steps}')
+    if reached:
+        line += ('; median {:.1f} min of steps ({:.1f}-{:.1f}), {:.1f} min '
+                 'wall ({:.1f}-{:.1f})').format(*(
+                     f(c[i] for c in reached) for i in (1, 2)
+                     for f in (statistics.median, min, max)))
+    return line
 
 
 def wall_parts(history, at, batch, upto):

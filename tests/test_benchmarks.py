@@ -100,7 +100,7 @@ def test_time_to_signal_stops_at_the_target_and_reports_it(capsys):
                            'val_mlm_acc': 0.21})
     configs = configs_from_settings({'data.batch_size': 100},
                                     recipe='default')
-    tts.report(stamps.rows, configs, stamps, 0.2)
+    crossing = tts.report(stamps.rows, configs, stamps, 0.2)
     out = capsys.readouterr().out
     # steps of 1 s, 1 s and 2 s (100 pairs at 100, 100 and 50 pairs/s)
     assert 'accuracy 0.210 >= 0.2 at step 3 (0k pairs)' in out
@@ -111,6 +111,35 @@ def test_time_to_signal_stops_at_the_target_and_reports_it(capsys):
     assert tts.wall_parts(stamps.rows, at, 100, 3) == (2.0, 2.0, 2)
     assert tts.wall_parts(stamps.rows, at, 100, 2) == (2.0, 0.5, 1)
     assert 'validation checks' in out
+    # step 3, after 4 s of steps, its row stamped at 8 s of wall time
+    assert crossing == (3, 4 / 60, stamps.at[3] / 60)
+
+
+def test_time_to_signal_runs_once_per_seed(wikitext_dir, capsys,
+                                           monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    load_script('time_to_signal').main([
+        '--data-dir', str(wikitext_dir), '--seeds', '3', '4', '--target',
+        '0', '--val-every', '1', '--set', 'preset=tiny', '--set',
+        'data.batch_size=8', '--set', 'data.max_len=16'])
+    out = capsys.readouterr().out
+    assert 'machine: ' in out and 'matmul peak' in out
+    assert 'seed 3:' in out and 'seed 4:' in out
+    assert out.count('time to signal: validation MLM accuracy') == 2
+    # accuracy >= 0 at the first check, the first step
+    assert 'over 2 seeds (3, 4), validation accuracy first >= 0.0 at ' \
+        'step: 1, 1; median' in out
+
+
+def test_time_to_signal_spread_over_seeds():
+    tts = load_script('time_to_signal')
+    crossings = [(1000, 3.0, 3.6), None, (1200, 4.2, 5.0), (1100, 3.3, 4.0)]
+    assert tts.spread([0, 1, 2, 3], crossings, 0.2) == (
+        'over 4 seeds (0, 1, 2, 3), validation accuracy first >= 0.2 at '
+        'step: 1,000, never, 1,200, 1,100; median 3.3 min of steps (3.0-4.2), 4.0 min wall '
+        '(3.6-5.0)')
+    assert tts.spread([5], [None], 0.2) == (
+        'over 1 seed (5), validation accuracy first >= 0.2 at step: never')
 
 
 def test_budget_steps_give_each_arm_the_baselines_time(monkeypatch):
