@@ -159,6 +159,39 @@ def test_arms_pair_at_mask_slots_only_where_the_runs_were_scored_so():
     assert 'by slot kind' not in readme
 
 
+def test_an_arm_with_a_reference_is_paired_with_it_everywhere():
+    # lr=3 differs from lr=1 by +0.5 and from its reference lr=2 by +0.2
+    e = make(grid={'train.lr': [1.0, 2.0, 3.0]},
+             references={'lr=3': 'lr=2'})
+    runs = [result(f'lr={lr:g}', s, final_val_mlm_l=5.0 + d + 0.01 * s * s,
+                   final_val_mlm_acc=0.2)
+            for lr, d in ((1.0, 0.0), (2.0, 0.3), (3.0, 0.5))
+            for s in range(3)]
+    frame, rows = table(runs)
+    diffs = R.compared(frame, rows, e.baseline_label, BASE, e.references)
+    assert diffs['lr=3']['final_val_mlm_l'].mean == pytest.approx(0.2)
+    assert diffs['lr=2']['final_val_mlm_l'].mean == pytest.approx(0.3)
+    text = re.sub(' +', ' ', X.paired_markdown(diffs, e.baseline_label,
+                                                e.references))
+    assert '| arm − reference | seeds |' in text
+    assert '| lr=3 − lr=2 | 3 | +0.200 [+0.200, +0.200] * |' in text
+    assert '| lr=2 − lr=1 | 3 | +0.300 [+0.300, +0.300] * |' in text
+    reading = re.sub(' +', ' ', R.interpret(e, frame, rows, 'At size:',
+                                            BASE, diffs))
+    assert 'Against the baseline arm `lr=1` (or, where the table names ' \
+        'one, the arm it differs from in one factor)' in reading
+    assert '`lr=3` − `lr=2` Δ val MLM loss +0.200' in reading
+    assert '`lr=2` Δ val MLM loss +0.300' in reading
+    readme = X.readme(e, frame, rows, diffs, [], ProbeConfig(), 'cmd',
+                      'At size:', BASE)
+    assert '### Paired differences from the baseline arm or a reference' \
+        in readme
+    # without references: the baseline for every arm, as before
+    diffs = R.compared(frame, rows, e.baseline_label, BASE)
+    assert diffs['lr=3']['final_val_mlm_l'].mean == pytest.approx(0.5)
+    assert X.paired_markdown(diffs, 'lr=1').startswith('| arm − baseline ')
+
+
 def test_paired_table_counts_the_seeds_of_each_cell():
     # the slot probe on seeds 1 and 2 only: the loss pairs over 3 seeds,
     # the loss at <mask> over 2, and the table says so

@@ -163,6 +163,12 @@ def test_run_count_is_the_product_and_names_are_unique(sizes, seeds):
      r"seeds_by_group\['nsp_weight=1'\] must be distinct integers"),
     ({'seeds_by_group': {'nsp_weight=1': 3}},
      r"seeds_by_group\['nsp_weight=1'\] must be distinct integers"),
+    ({'references': {'nsp_weight=0': 'nsp_weight=2'}},
+     r"references: 'nsp_weight=0': 'nsp_weight=2' is not a pair"),
+    ({'references': {'nsp_weight=0': 'nsp_weight=0'}},
+     r"references: 'nsp_weight=0'"),
+    ({'references': {'nsp_weight=1': 'nsp_weight=0'}},
+     r"references: 'nsp_weight=1'.*the first not the baseline"),
 ])
 def test_bad_experiments_are_rejected_with_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -217,6 +223,16 @@ def test_shards_partition_the_runs_in_order(n, count):
 def test_a_shard_index_outside_its_count_is_refused():
     with pytest.raises(ValueError, match=r'shard: 3/2 is not a shard'):
         X.shard_runs([1, 2], 3, 2)
+
+
+def test_an_arm_with_a_reference_is_compared_with_it():
+    e = make(grid={'train.lr': [1.0, 2.0, 3.0]},
+             references={'lr=3': 'lr=2'})
+    assert e.reference('lr=3') == 'lr=2'
+    assert e.reference('lr=2') == e.baseline_label == 'lr=1'
+    # an arm's prediction is of arm - its reference; a pair's stays
+    assert e.contrast('lr=3') == ('lr=3', 'lr=2')
+    assert e.contrast(('lr=3', 'lr=1')) == ('lr=3', 'lr=1')
 
 
 def test_the_baseline_group_comes_first():

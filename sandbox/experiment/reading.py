@@ -83,17 +83,21 @@ def nsp_learned(frame, label):
     return mean > NSP_LEARNED and (len(values) < 2 or low > 0.5)
 
 
-def compared(frame, rows, base_label, baseline):
+def compared(frame, rows, base_label, baseline, references=None):
     """{label: {column: PairedDifference}} of the arms past the gate.
 
-    Empty when the baseline arm itself has not cleared the gate. NSP
-    differences only between arms whose NSP has been learned.
+    Each arm against the baseline arm, or against its entry in
+    `references` ({label: other label}), where both clear the gate (none
+    against a baseline arm under it). NSP differences only between arms
+    whose NSP has been learned.
     """
+    references = references or {}
     out = {}
     for row in rows:
+        other = references.get(row['label'], base_label)
         for col, _, _ in PAIRED_COLUMNS:
             diff = None if row['label'] == base_label else contrast(
-                frame, rows, row['label'], base_label, col, baseline)
+                frame, rows, row['label'], other, col, baseline)
             if diff is not None:
                 out.setdefault(row['label'], {})[col] = diff
     return out
@@ -210,7 +214,9 @@ def interpret(experiment, frame, rows, size_note, baseline, diffs):
         'run yet, so no arm is compared with it.']
     return ' '.join([size_note, *waiting, *_on_the_gate(rows, base, baseline),
                      *_on_the_clock(frame),
-                     *_on_differences(diffs, base), *_on_overfitting(rows),
+                     *_on_differences(diffs, experiment.baseline_label,
+                                       experiment.references),
+                     *_on_overfitting(rows),
                      *_on_nsp(frame, rows),
                      *_on_the_probes(rows, baseline),
                      *_on_speed(frame, rows)])
@@ -277,27 +283,35 @@ def _on_the_load(frame):
                if len(shared) else '.'))
 
 
-def _on_differences(diffs, base):
-    """The paired differences: which intervals exclude 0, if any."""
+def _on_differences(diffs, base_label, references):
+    """The paired differences: which intervals exclude 0, if any.
+
+    references: {label: other label}, the arms compared with another
+    arm than the baseline (Experiment.references)."""
     if not diffs:
         return []
     ns = sorted({d.n for row in diffs.values() for d in row.values()
                  if d.n})  # a column over no common seed says nothing
     span = str(ns[0]) if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'
-    head = (f'Against the baseline arm `{base["label"]}`, paired by seed '
-            f'over {span} seed{"s" if ns[-1] > 1 else ""} (the paired '
-            'table, 95% t-intervals),')
+    against = (' (or, where the table names one, the arm it differs from '
+               'in one factor)' if set(references) & set(diffs) else '')
+    head = (f'Against the baseline arm `{base_label}`{against}, paired '
+            f'by seed over {span} seed{"s" if ns[-1] > 1 else ""} (the '
+            'paired table, 95% t-intervals),')
     if ns[-1] < MIN_SEEDS_TO_RANK:
         return [head, f'with fewer than {MIN_SEEDS_TO_RANK} seeds no '
                 'difference is claimed.']
-    found = [f'`{label}` {header} {format_difference(d, fmt)[:-2]}'
+    found = [f'`{label}`' + (f' − `{references[label]}`'
+                             if label in references else '') +
+             f' {header} {format_difference(d, fmt)[:-2]}'
              for label, row in diffs.items()
              for col, header, fmt in PAIRED_COLUMNS
              for d in [row.get(col)]
              if d is not None and is_established(d, MIN_SEEDS_TO_RANK)]
     if not found:
         return [head, 'every interval includes 0: no difference from the '
-                'baseline arm is established at this number of seeds.']
+                f'baseline arm{" or a reference" if against else ""} is '
+                'established at this number of seeds.']
     return [head, 'the interval excludes 0 for ' + '; '.join(found) +
             f' (p < 0.05 each, not corrected for the {len(diffs)} '
             f'arm{"s" if len(diffs) > 1 else ""} compared).']

@@ -133,10 +133,11 @@ def markdown_table(rows, columns=RESULT_COLUMNS):
                              disable_numparse=True) + '\n'
 
 
-def paired_markdown(diffs, base_label):
-    """The paired differences from the baseline arm as a Markdown table:
-    'seeds' counts the first column's; a cell over other seeds names
-    its count, one over none is '–'."""
+def paired_markdown(diffs, base_label, references=None):
+    """The paired differences from the baseline arm (or an arm's entry in
+    `references`) as a Markdown table: 'seeds' counts the first column's;
+    a cell over other seeds names its count, one over none is '–'."""
+    references = references or {}
     columns = [c for c in PAIRED_COLUMNS
                if any(c[0] in d for d in diffs.values())]
 
@@ -149,11 +150,13 @@ def paired_markdown(diffs, base_label):
     lines = []
     for label, row in diffs.items():
         seeds = next(d.n for d in row.values())
-        lines.append([f'{label} − {base_label}', str(seeds)] +
+        lines.append([f'{label} − {references.get(label, base_label)}',
+                      str(seeds)] +
                      [cell(row.get(col), fmt, seeds)
                       for col, _, fmt in columns])
+    other = 'reference' if references else 'baseline'
     cells = pd.DataFrame(
-        lines, columns=['arm − baseline', 'seeds'] +
+        lines, columns=[f'arm − {other}', 'seeds'] +
         [h for _, h, _ in columns])
     return cells.to_markdown(index=False, tablefmt='pipe',
                              disable_numparse=True) + '\n'
@@ -216,7 +219,7 @@ def write_report(experiment, out, runs, results, quick, command):
     baseline = next(iter(groups.values()))[0]['baseline']
     # --quick compares nothing: its arms have not learned
     diffs = {} if quick else compared(frame, rows, experiment.baseline_label,
-                                      baseline)
+                                      baseline, experiment.references)
     images = save_figures(experiment, out, groups, diffs)
     images += save_scaling(experiment, out, frame, rows,
                            baseline['mlm_l'] if baseline else None)
@@ -286,13 +289,19 @@ def save_figures(experiment, out, groups, diffs):
     for stale in out.glob('summary.*'):  # figures of an older report
         stale.unlink()
     if diffs:
+        references = experiment.references
+        referred = set(references) & set(diffs)
         plots.save_figure(plots.plot_paired(
-            [(label, row, colors[label]) for label, row in diffs.items()],
-            experiment.baseline_label,
+            [(f'{label} − {references[label]}' if label in referred
+              else label, row, colors[label])
+             for label, row in diffs.items()],
+            'reference' if referred else experiment.baseline_label,
             [(h, c) for c, h, _ in PAIRED_COLUMNS], title=title),
             out / 'paired')
-        images.append(('paired', 'Differences from the baseline arm, '
-                       'paired by seed, with 95% t-intervals: an interval '
+        images.append(('paired', 'Differences from the baseline arm'
+                       + (f' `{experiment.baseline_label}` (or the arm '
+                          'named)' if referred else '') +
+                       ', paired by seed, with 95% t-intervals: an interval '
                        'that crosses 0 establishes nothing'))
     probed = {label: [run['probe'] for run in group
                       if run['probe'] is not None]
@@ -382,11 +391,17 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                  'it all the same; `<mask>` is a kind every arm trains '
                  'on.', '']
     if diffs:
-        text += ['### Paired differences from the baseline arm', '',
-                 paired_markdown(diffs, experiment.baseline_label),
-                 'Mean of the per-seed differences (arm − baseline, the '
-                 'same seed: the same data order and the same validation '
-                 'set) with its 95% t-interval (scipy.stats); * marks an '
+        referred = set(experiment.references) & set(diffs)
+        text += ['### Paired differences from the baseline arm'
+                 + (' or a reference' if referred else ''), '',
+                 paired_markdown(diffs, experiment.baseline_label,
+                                 experiment.references),
+                 'Mean of the per-seed differences (arm − baseline'
+                 + (', or arm − the arm it differs from in one factor '
+                    'where the row names one' if referred else '')
+                 + ', the same seed: the same data order and the same '
+                 'validation set) with its 95% t-interval (scipy.stats); '
+                 '* marks an '
                  f'interval that excludes 0 over at least '
                  f'{MIN_SEEDS_TO_RANK} seeds. Only arms past the unigram '
                  'gate are listed, and NSP only where it was learned.'

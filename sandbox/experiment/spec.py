@@ -143,6 +143,9 @@ class Experiment:
         full_by_group: {group label: settings} at full size, over `full`
             (e.g. each arm's steps of an equal time budget).
         baseline: the label of the reference group (default: the first).
+        references: {group label: another group's label}: the group it is
+            compared with in place of the baseline, the one it differs
+            from in one factor (where it differs from the baseline in two).
         background: what the literature says, for the README.
         smooth, log_scale: how curves.png draws the losses (EMA weight of
             the training curves; log-scale y axes).
@@ -151,8 +154,9 @@ class Experiment:
             (the share of each run's own steps: equal budgets in steps).
         predictions: what the literature predicts, checked against the
             paired differences: {group label: (results column, sign of
-            arm - baseline: -1, 0 or +1, the source in a few words)}; a
-            key (arm, other) predicts arm - other instead.
+            arm - its reference (the baseline unless `references` names
+            another): -1, 0 or +1, the source in a few words)}; a key
+            (arm, other) predicts arm - other instead.
     """
     name: str
     question: str
@@ -167,6 +171,7 @@ class Experiment:
     full_by_group: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=dict)
     baseline: Optional[str] = None
+    references: Mapping[str, str] = dataclasses.field(default_factory=dict)
     background: str = ''
     smooth: float = 0.6
     log_scale: bool = False
@@ -222,6 +227,12 @@ class Experiment:
         if self.baseline is not None and self.baseline not in labels:
             raise ValueError(f'baseline {self.baseline!r} is not a group; '
                              f'groups: {labels}')
+        for label, other in self.references.items():
+            if label not in labels or other not in labels or \
+                    label in (other, self.baseline_label):
+                raise ValueError(f'references: {label!r}: {other!r} is not '
+                                 'a pair of two groups, the first not the '
+                                 f'baseline; groups: {labels}')
         for key, prediction in self.predictions.items():
             arm, other = self.contrast(key)
             if arm not in labels or other not in labels or arm == other:
@@ -237,11 +248,16 @@ class Experiment:
             self.runs(quick)
 
     def contrast(self, key):
-        """(arm, other) a predictions key compares: other is the baseline
-        unless the key is a pair."""
+        """(arm, other) a predictions key compares: other is the arm's
+        reference unless the key is a pair."""
         if isinstance(key, tuple) and len(key) == 2:
             return key
-        return key, self.baseline_label
+        return key, self.reference(key)
+
+    def reference(self, label):
+        """The group `label` is compared with: its entry in `references`,
+        else the baseline."""
+        return self.references.get(label, self.baseline_label)
 
     def points(self):
         """[(label, {axis: choice label}, settings)] of the grid, in order."""
