@@ -31,7 +31,7 @@ EXPERIMENT = Experiment(
         '88.5 to 87.9 F1, for BERT-base. Liu et al. (2019, RoBERTa, Table '
         '2) find the opposite once inputs are long: without NSP, '
         'FULL-SENTENCES and DOC-SENTENCES match or beat SEGMENT-PAIR with '
-        'NSP (e.g. SQuAD 2.0 79.0 / 79.3 vs 78.7 F1, MNLI 84.7 / 84.7 vs '
+        'NSP (e.g. SQuAD 2.0 79.1 / 79.7 vs 78.7 F1, MNLI 84.7 / 84.7 vs '
         '84.0), while SENTENCE-PAIR inputs (single sentences, as here) '
         'hurt. Neither paper reports the MLM loss itself. What these '
         'predict for validation MLM loss at 15% masking: a small effect '
