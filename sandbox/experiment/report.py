@@ -154,7 +154,7 @@ def paired_markdown(diffs, base_label, references=None):
                       str(seeds)] +
                      [cell(row.get(col), fmt, seeds)
                       for col, _, fmt in columns])
-    other = 'reference' if references else 'baseline'
+    other = 'reference' if set(references) & set(diffs) else 'baseline'
     cells = pd.DataFrame(
         lines, columns=[f'arm − {other}', 'seeds'] +
         [h for _, h, _ in columns])
