@@ -361,7 +361,8 @@ def plot_paired(arms, baseline_label, panels, title=None):
 
     Args:
         arms: [(label, {column: (n, mean, low, high, ...)}, colour)], the
-            colour the arm has in the other figures.
+            colour the arm has in the other figures; n of the first
+            column labels the arm.
         panels: [(panel title, column)].
     A dot a difference, its whisker the confidence interval (none below 2
     seeds), and a line at 0: an interval that crosses it shows no effect.
@@ -384,7 +385,9 @@ def plot_paired(arms, baseline_label, panels, title=None):
         ax.set_xlabel(f'arm − {baseline_label}', fontsize=8)
         ax.grid(alpha=0.3, axis='x')
         ax.xaxis.set_major_locator(MaxNLocator(4))
-    axes[0].set_yticks(y, [f'{label} (n={min(d[0] for d in diffs.values())})'
+    # n: the first column's seeds, as the paired table counts them (a
+    # slot column over fewer seeds, or none, leaves it)
+    axes[0].set_yticks(y, [f'{label} (n={next(iter(diffs.values()))[0]})'
                            for label, diffs, _ in arms], fontsize=8)
     axes[0].set_ylim(-0.6, len(arms) - 0.4)
     if title:

@@ -186,6 +186,17 @@ def test_an_arm_with_a_reference_is_paired_with_it_everywhere():
                       'At size:', BASE)
     assert '### Paired differences from the baseline arm or a reference' \
         in readme
+    # predictions: an arm's is of arm − its reference; a pair's against
+    # the baseline names it when the arm has another reference
+    e = make(grid={'train.lr': [1.0, 2.0, 3.0]},
+             references={'lr=3': 'lr=2'},
+             predictions={'lr=3': ('final_val_mlm_l', 1, 'A'),
+                          ('lr=3', 'lr=1'): ('final_val_mlm_l', 1, 'B'),
+                          'lr=2': ('final_val_mlm_l', 1, 'C')})
+    lines = re.sub(' +', ' ', X.literature_markdown(e, frame, rows, BASE))
+    assert '| lr=3 − lr=2 | Δ val MLM loss: higher (A) | +0.200' in lines
+    assert '| lr=3 − lr=1 | Δ val MLM loss: higher (B) | +0.500' in lines
+    assert '| lr=2 | Δ val MLM loss: higher (C) | +0.300' in lines
     # without references: the baseline for every arm, as before
     diffs = R.compared(frame, rows, e.baseline_label, BASE)
     assert diffs['lr=3']['final_val_mlm_l'].mean == pytest.approx(0.5)

@@ -162,7 +162,9 @@ def test_plot_curves_facets_beyond_four_groups_and_reads_x():
 
 
 def test_plot_paired_draws_intervals_around_zero():
-    arms = [('a', {'final_val_mlm_l': (3, -0.1, -0.2, 0.0)}, 'C1'),
+    arms = [('a', {'final_val_mlm_l': (3, -0.1, -0.2, 0.0),
+                   'probe_val_mask_l': (0, float('nan'), float('nan'),
+                                        float('nan'))}, 'C1'),
             ('b', {'final_val_mlm_l': (1, 0.3, float('nan'),
                                        float('nan'))}, 'C2')]
     fig = C.plot_paired(arms, 'base', [('loss', 'final_val_mlm_l'),

@@ -171,8 +171,9 @@ def literature_markdown(experiment, frame, rows, baseline):
         header, fmt = headers.get(col, (col, '+.3f'))
         arm, other = experiment.contrast(key)
         diff = contrast(frame, rows, arm, other, col, baseline)
-        name = arm if other == experiment.baseline_label else \
-            f'{arm} − {other}'
+        # a bare arm: against the baseline, which is also its reference
+        name = arm if other == experiment.baseline_label == \
+            experiment.reference(arm) else f'{arm} − {other}'
         missing = [a for a in (arm, other) if a not in finished]
         in_kind = None if diff or missing else gate_verdict(
             gate_split(frame, arm, other, baseline), arm, col, sign)
