@@ -219,6 +219,12 @@ def test_paired_table_counts_the_seeds_of_each_cell():
     cells = [c.strip() for c in line.strip('|').split('|')]
     assert cells[1] == '3' and cells[2].startswith('+0.400 [')
     assert cells[-1] == '+0.200 [+0.200, +0.200] (2 seeds)'
+    # the table by slot kind counts the seeds it has, not the runs
+    readme = X.readme(make(baseline='nsp_weight=1'), frame, rows, diffs, [],
+                      ProbeConfig(), 'cmd', 'At size:', BASE)
+    slots = readme.split('### Validation by slot kind')[1].split('###')[0]
+    assert re.search(r'^\| nsp_weight=0 +\| 2 +\| 5\.700 ± 0\.000 +\|$',
+                     slots, re.MULTILINE)
     # the slot probe on the baseline arm only: no seed in common
     runs = [r if r['label'] == 'nsp_weight=1' else {**r, 'metrics': {
         k: v for k, v in r['metrics'].items() if k != 'probe_val_mask_l'}}

@@ -114,18 +114,21 @@ def format_cell(mean, std, fmt):
     return f'{mean:{fmt}}' + (f' ± {std:{fmt}}' if std is not None else '')
 
 
-def markdown_table(rows, columns=RESULT_COLUMNS):
+def markdown_table(rows, columns=RESULT_COLUMNS, counts=None):
     """A Markdown table of aggregated rows, mean ± std; nothing marked best.
 
     Which differences are established is the paired table's job
     (paired_markdown): a best mean inside the seed noise is not a result.
+    counts: {label: n} in place of each row's runs, for columns measured
+    on fewer of them.
     """
+    counts = counts or {}
     columns = [c for c in columns if c[1] is not None and any(
         r.get(f'{c[0]}_mean') is not None for r in rows) and (
         c[0] not in SHOWN_IF_VARYING or
         len({r.get(f'{c[0]}_mean') for r in rows}) > 1)]
     cells = pd.DataFrame(
-        [[r['label'], str(r['n'])] +
+        [[r['label'], str(counts.get(r['label'], r['n']))] +
          [format_cell(r.get(f'{col}_mean'), r.get(f'{col}_std'), fmt)
           for col, _, fmt in columns] for r in rows],
         columns=['group', 'n'] + [h for _, h, _ in columns])
@@ -383,7 +386,8 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
              'per-step metrics and per-layer probes: `runs/<run>/`.', '']
     if any(r.get('probe_val_mask_l_mean') is not None for r in rows):
         text += ['### Validation by slot kind', '',
-                 markdown_table(rows, SLOT_COLUMNS),
+                 markdown_table(rows, SLOT_COLUMNS, frame.groupby(
+                     'label')['probe_val_mask_l'].count().to_dict()),
                  'The fixed validation set\'s MLM loss and accuracy apart '
                  'for the slots whose input is `<mask>` (80% of them), a '
                  'random word (10%) and the word itself, kept (10%); '
