@@ -165,6 +165,7 @@ def test_run_count_is_the_product_and_names_are_unique(sizes, seeds):
      r"seeds_by_group\['nsp_weight=1'\] must be distinct integers"),
     ({'references': {'nsp_weight=0': 'nsp_weight=2'}},
      r"references: 'nsp_weight=0': 'nsp_weight=2' is not a pair"),
+    ({'references': ['nsp_weight=0']}, r'references must be a dict'),
     ({'references': {'nsp_weight=0': 'nsp_weight=0'}},
      r"references: 'nsp_weight=0'"),
     ({'references': {'nsp_weight=1': 'nsp_weight=0'}},

@@ -227,6 +227,9 @@ class Experiment:
         if self.baseline is not None and self.baseline not in labels:
             raise ValueError(f'baseline {self.baseline!r} is not a group; '
                              f'groups: {labels}')
+        if not isinstance(self.references, Mapping):
+            raise ValueError(f'references must be a dict {{arm: arm}}, '
+                             f'got {self.references!r}')
         for label, other in self.references.items():
             if label not in labels or other not in labels or \
                     label in (other, self.baseline_label):
