@@ -103,6 +103,12 @@ def compared(frame, rows, base_label, baseline, references=None):
     return out
 
 
+def referred(references, diffs):
+    """The arms of `diffs` compared with their entry in `references`
+    (Experiment.references), not with the baseline arm."""
+    return set(references) & set(diffs)
+
+
 def contrast(frame, rows, arm, other, column, baseline):
     """PairedDifference arm − other of `column`, paired by seed; None
     unless both arms clear the gate (and, for NSP, both learned it)."""
@@ -294,7 +300,7 @@ def _on_differences(diffs, base_label, references):
                  if d.n})  # a column over no common seed says nothing
     span = str(ns[0]) if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'
     against = (' (or, where the table names one, the arm it differs from '
-               'in one factor)' if set(references) & set(diffs) else '')
+               'in one factor)' if referred(references, diffs) else '')
     head = (f'Against the baseline arm `{base_label}`{against}, paired '
             f'by seed over {span} seed{"s" if ns[-1] > 1 else ""} (the '
             'paired table, 95% t-intervals),')

@@ -15,7 +15,7 @@ from sandbox.experiment.reading import (MIN_SEEDS_TO_RANK, PAIRED_COLUMNS,
                                         SIGNS, compared, contrast,
                                         format_difference, gate_split,
                                         gate_verdict, interpret,
-                                        is_finished, verdict)
+                                        is_finished, referred, verdict)
 from sandbox.runs import load_run, write_text
 from sandbox.scaling_plot import is_size_experiment, plot_scaling
 
@@ -157,7 +157,7 @@ def paired_markdown(diffs, base_label, references=None):
                       str(seeds)] +
                      [cell(row.get(col), fmt, seeds)
                       for col, _, fmt in columns])
-    other = 'reference' if set(references) & set(diffs) else 'baseline'
+    other = 'reference' if referred(references, diffs) else 'baseline'
     cells = pd.DataFrame(
         lines, columns=[f'arm − {other}', 'seeds'] +
         [h for _, h, _ in columns])
@@ -294,17 +294,17 @@ def save_figures(experiment, out, groups, diffs):
         stale.unlink()
     if diffs:
         references = experiment.references
-        referred = set(references) & set(diffs)
+        named = referred(references, diffs)
         plots.save_figure(plots.plot_paired(
-            [(f'{label} − {references[label]}' if label in referred
+            [(f'{label} − {references[label]}' if label in named
               else label, row, colors[label])
              for label, row in diffs.items()],
-            'reference' if referred else experiment.baseline_label,
+            'reference' if named else experiment.baseline_label,
             [(h, c) for c, h, _ in PAIRED_COLUMNS], title=title),
             out / 'paired')
         images.append(('paired', 'Differences from the baseline arm'
                        + (f' `{experiment.baseline_label}` (or the arm '
-                          'named)' if referred else '') +
+                          'named)' if named else '') +
                        ', paired by seed, with 95% t-intervals: an interval '
                        'that crosses 0 establishes nothing'))
     probed = {label: [run['probe'] for run in group
@@ -396,14 +396,14 @@ def readme(experiment, frame, rows, diffs, images, probe_config, command,
                  'it all the same; `<mask>` is a kind every arm trains '
                  'on.', '']
     if diffs:
-        referred = set(experiment.references) & set(diffs)
+        named = referred(experiment.references, diffs)
         text += ['### Paired differences from the baseline arm'
-                 + (' or a reference' if referred else ''), '',
+                 + (' or a reference' if named else ''), '',
                  paired_markdown(diffs, experiment.baseline_label,
                                  experiment.references),
                  'Mean of the per-seed differences (arm − baseline'
                  + (', or arm − the arm it differs from in one factor '
-                    'where the row names one' if referred else '')
+                    'where the row names one' if named else '')
                  + ', the same seed: the same data order and the same '
                  'validation set) with its 95% t-interval (scipy.stats); '
                  '* marks an '
