@@ -19,7 +19,7 @@ from sandbox.config import (MODEL_PRESETS, RECIPES, SECTIONS, SEED_KEYS,
                             parse_settings, parse_value)
 from sandbox.experiment.spec import load_experiment, shard_runs
 
-# pretrain's flag -> setting; each flag's default is the config's default
+# pretrain's flag -> setting; each flag's default is the --recipe's
 FLAGS = {
     'steps': 'train.num_steps', 'lr': 'train.lr',
     'warmup_steps': 'train.warmup_steps', 'decay': 'train.decay',
@@ -105,7 +105,9 @@ def add_pretrain(sub):
             getattr(f.type, '__name__', str(f.type)), parse_value)
         p.add_argument('--' + flag.replace('_', '-'), type=kind,
                        default=None, metavar=field.upper(),
-                       help=f'{key} (default: {f.default})')
+                       help=f'{key} (default recipe: '
+                       f'{RECIPES["default"].get(key, f.default)}; d2l: '
+                       f'{f.default})')
     p.add_argument('--seed', type=int, default=None,
                    help='data.seed and train.seed (default: 0)')
     p.add_argument('--mask-split', type=float, nargs=3, default=None,

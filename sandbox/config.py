@@ -283,11 +283,13 @@ MODEL_PRESETS = {
 
 # Named training recipes: flat 'section.field' settings over a model
 # preset and the configs' defaults, which are d2l's run. 'default' is the
-# recipe chosen by the sweep in docs/recipe.md.
+# recipe chosen by the sweep in docs/recipe.md, with 25% masking since
+# 2026-12-06 (plots/masking, BENCHMARKS.md's time to signal).
 RECIPES = {
     'd2l': {},
     'default': {
         'data.batch_size': 128, 'data.masking': 'dynamic',
+        'data.mask_rate': 0.25,
         'model.norm_first': True, 'model.activation': 'gelu',
         'model.dropout': 0.0, 'model.attention_dropout': 0.0,
         'train.lr': 4e-3, 'train.warmup_steps': 180,

@@ -1,4 +1,5 @@
 """Tests for sandbox.experiment.spec: grids, sizes, rejection up front."""
+import csv
 import math
 
 import pytest
@@ -244,3 +245,26 @@ def test_the_baseline_group_comes_first():
         ('nsp_weight=0.5', [2]), ('nsp_weight=1', [1]), ('nsp_weight=0', [3])]
     del groups['nsp_weight=0.5']
     assert e.baseline_first(groups) == groups  # not run yet
+
+
+@pytest.mark.parametrize('path', SHIPPED, ids=lambda p: p.stem)
+def test_shipped_runs_are_the_runs_their_experiment_builds(path):
+    """A change to a recipe or to the standard size must not orphan the
+    shipped runs: each run of runs.csv is a finished run of the spec."""
+    from sandbox.experiment.runner import finished
+    e = X.load_experiment(path)
+    runs = {r.name: r for r in e.runs()}
+    runs.update({r.name: r for r in e.runs(seeds=range(10))
+                 if r.name not in runs})
+    out = ROOT / 'plots' / path.stem
+    with open(out / 'runs.csv', newline='') as f:
+        names = [row['name'] for row in csv.DictReader(f)]
+    assert names
+    for name in names:
+        assert name in runs, name
+        assert finished(runs[name], out / 'runs' / name) is not None, name
+
+
+def test_experiments_keep_bert_masking_while_the_default_masks_more():
+    assert X.FULL['data.mask_rate'] == 0.15
+    assert X.RECIPES['default']['data.mask_rate'] == 0.25

@@ -145,3 +145,11 @@ def test_default_recipe_learns_beyond_the_baselines(tmp_path):
     assert last['val_mlm_l'] < base['mlm_l'] - 0.5
     assert last['val_mlm_acc'] > 1.5 * base['mlm_acc']
     assert last['val_nsp_acc'] > 0.6
+
+
+def test_pretrain_help_gives_each_flag_the_recipes_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(['pretrain', '--help'])
+    out = ' '.join(capsys.readouterr().out.split())
+    assert 'data.mask_rate (default recipe: 0.25; d2l: 0.15)' in out
+    assert 'train.lr (default recipe: 0.004; d2l: 0.01)' in out
