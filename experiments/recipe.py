@@ -49,6 +49,9 @@ EXPERIMENT = Experiment(
         'BERT init': {'model.init': 'bert'},
     }},
     settings=BASE,
+    # the 25%-masking default against the 15% one: one factor
+    references={'arm=default 25% masking, 400k pairs':
+                'arm=default, 400k pairs'},
     seeds=(0,),
     quick_seeds=(0,),
     background=(

@@ -101,6 +101,17 @@ def test_markdown_table_formats_and_marks_no_best():
     assert '**' not in X.markdown_table(rows)
 
 
+def test_a_column_shown_if_varying_ignores_runs_without_it():
+    # runs written before a column existed have no value: '-' is not a size
+    def rows_with(*params):
+        return table([result(label, 0, final_val_mlm_l=6.0, pairs_per_sec=5,
+                             **({} if p is None else
+                                {'params_non_embedding': p}))
+                      for label, p in zip('abc', params)])[1]
+    assert 'non-emb. params' not in X.markdown_table(rows_with(None, 7, 7))
+    assert 'non-emb. params' in X.markdown_table(rows_with(None, 7, 9))
+
+
 BASE = {'mlm_l': 6.7, 'mlm_acc': 0.05, 'nsp_l': 0.69, 'nsp_acc': 0.5}
 
 

@@ -126,7 +126,7 @@ def markdown_table(rows, columns=RESULT_COLUMNS, counts=None):
     columns = [c for c in columns if c[1] is not None and any(
         r.get(f'{c[0]}_mean') is not None for r in rows) and (
         c[0] not in SHOWN_IF_VARYING or
-        len({r.get(f'{c[0]}_mean') for r in rows}) > 1)]
+        len({r.get(f'{c[0]}_mean') for r in rows} - {None}) > 1)]
     cells = pd.DataFrame(
         [[r['label'], str(counts.get(r['label'], r['n']))] +
          [format_cell(r.get(f'{col}_mean'), r.get(f'{col}_std'), fmt)
