@@ -69,7 +69,8 @@ EXPERIMENT = Experiment(
         'below names the base size only); it measures the chosen recipe '
         'against the 400k-pair budget, and "default 25% masking, 400k '
         'pairs" the default since 2026-12-06 (added then, on an AMD Zen '
-        '4 with AVX-512, 2 cores, shared with other runs). Speeds (pairs/s, wall s) were '
+        '4 with AVX-512, 2 cores, shared with other runs). The other '
+        'arms\' speeds (pairs/s, wall s) were '
         'measured on an Intel Xeon whose top instruction set is AMX '
         '(amx_tile; AVX-512 too), 2 cores, shared with test runs. See '
         'docs/recipe.md.'),

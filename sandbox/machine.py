@@ -49,7 +49,7 @@ def native_bf16(flags=None):
 
 
 def isa_caps(environ=None):
-    """The instruction caps set, e.g. 'ONEDNN_MAX_CPU_ISA=AVX2' ('' if none)."""
+    """The instruction caps set: 'ONEDNN_MAX_CPU_ISA=AVX2', '' if none."""
     environ = os.environ if environ is None else environ
     return ' '.join(f'{k}={environ[k]}' for k in ISA_CAPS if environ.get(k))
 
