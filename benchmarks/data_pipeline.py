@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from sandbox import corpus, data, machine
 from sandbox.config import DataConfig
+from sandbox.pairs import make_sentence_pairs
 
 
 def build_once(data_dir, config):
@@ -21,8 +22,8 @@ def build_once(data_dir, config):
     paragraphs = corpus.read_paragraphs(data_dir)
     enc, vocab = data.encode_corpus(paragraphs, None, config.min_freq)
     mid = time.perf_counter()
-    pairs = data.make_sentence_pairs(enc, vocab, config.max_len,
-                                     np.random.default_rng(config.seed))
+    pairs = make_sentence_pairs(enc, vocab, config.max_len,
+                                np.random.default_rng(config.seed))
     masked = data.mask_tokens(pairs.tokens, pairs.valid_lens,
                               tf.constant([config.seed, 0]), vocab,
                               config.mask_rate, config.mask_split,

@@ -75,6 +75,9 @@ class DataConfig(_Config):
     nsp: bool = True               # False: every pair is a true next sentence
     nsp_rate: float = 0.5          # chance that B is a random sentence
     masking: str = 'static'        # 'static' (d2l: once) or 'dynamic'
+    # 'static' (d2l: the random B sentences drawn once) or 'dynamic' (d2l's
+    # draw again every epoch, as BERT's dupe_factor redraws its pairs)
+    pairing: str = 'static'
     seed: int = 0                  # seeds pairs, masks and shuffling
 
     def __post_init__(self):
@@ -100,6 +103,10 @@ class DataConfig(_Config):
             raise ConfigError(f'nsp must be a bool, got {self.nsp!r}')
         check_range('nsp_rate', self.nsp_rate, 0, 1)
         check_choice('masking', self.masking, {'static', 'dynamic'})
+        check_choice('pairing', self.pairing, {'static', 'dynamic'})
+        if self.pairing == 'dynamic' and self.masking == 'static':
+            raise ConfigError("pairing='dynamic' needs masking='dynamic': "
+                              'static masks are drawn once, for fixed pairs')
         check_range('seed', self.seed, 0, integer=True)
 
     @property

@@ -10,6 +10,7 @@ import tensorflow as tf
 from d2l import tensorflow as d2l
 
 from sandbox import corpus
+from sandbox.pairs import make_sentence_pairs, pair_drawer
 from sandbox.config import DataConfig
 
 RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
@@ -30,14 +31,6 @@ class BERTBatch(NamedTuple):
     mlm_weights: tf.Tensor     # (batch, num_slots) float32, 1 real / 0 pad
     mlm_Y: tf.Tensor           # (batch, num_slots) int32, 0-padded labels
     nsp_y: tf.Tensor           # (batch,) int32, 1 if B follows A
-
-
-class SentencePairs(NamedTuple):
-    """Unmasked NSP examples as padded arrays."""
-    tokens: np.ndarray         # (n, max_len) int32
-    segments: np.ndarray       # (n, max_len) int32
-    valid_lens: np.ndarray     # (n,) int32
-    nsp_y: np.ndarray          # (n,) int32
 
 
 class EncodedCorpus(NamedTuple):
@@ -101,53 +94,6 @@ def encode_corpus(paragraphs, vocab=None, min_freq=5):
         all_ids[is_word], np.cumsum(sentence_lens) - sentence_lens,
         sentence_lens, np.cumsum(paragraph_lens) - paragraph_lens,
         paragraph_lens), vocab
-
-
-def make_sentence_pairs(enc, vocab, max_len, rng, nsp=True, nsp_rate=0.5):
-    """Build d2l's NSP examples: adjacent pairs, some B drawn at random.
-
-    Each adjacent sentence pair of a paragraph is kept with probability
-    1 - nsp_rate (label 1); otherwise B becomes a random sentence of a random
-    paragraph (label 0). Pairs longer than `max_len` with <cls> and two <sep>
-    are skipped, as d2l skips them.
-    """
-    is_last = np.zeros(len(enc.sentence_lens), dtype=bool)
-    is_last[enc.paragraph_starts + enc.paragraph_lens - 1] = True
-    a = np.flatnonzero(~is_last)
-    if nsp:
-        is_next = rng.random(len(a)) >= nsp_rate
-        para = rng.integers(len(enc.paragraph_lens), size=len(a))
-        random_b = enc.paragraph_starts[para] + (
-            rng.random(len(a)) * enc.paragraph_lens[para]).astype(np.int64)
-        b = np.where(is_next, a + 1, random_b)
-    else:
-        is_next, b = np.ones(len(a), dtype=bool), a + 1
-    len_a, len_b = enc.sentence_lens[a], enc.sentence_lens[b]
-    keep = len_a + len_b + 3 <= max_len
-    if not keep.any():
-        shortest = int((len_a + len_b).min()) + 3 if len(a) else 'a pair'
-        raise ValueError(f'max_len={max_len} is too small: no sentence pair '
-                         f'of the corpus fits (the shortest needs {shortest})')
-    a, b, is_next = a[keep], b[keep], is_next[keep]
-    len_a, len_b = len_a[keep, None], len_b[keep, None]  # (n, 1)
-    pos = np.arange(max_len)[None, :]  # (1, max_len)
-    in_a = (pos >= 1) & (pos <= len_a)
-    in_b = (pos >= len_a + 2) & (pos <= len_a + len_b + 1)
-    # Index into the flat ids; clipped where unused, masked out below
-    idx_a = np.clip(enc.sentence_starts[a, None] + pos - 1, 0,
-                    len(enc.ids) - 1)  # (n, max_len)
-    idx_b = np.clip(enc.sentence_starts[b, None] + pos - len_a - 2, 0,
-                    len(enc.ids) - 1)  # (n, max_len)
-    tokens = np.full(idx_a.shape, vocab['<pad>'], dtype=np.int32)
-    tokens[:, 0] = vocab['<cls>']
-    tokens = np.where(in_a, enc.ids[idx_a], tokens)
-    tokens = np.where(in_b, enc.ids[idx_b], tokens)
-    is_sep = (pos == len_a + 1) | (pos == len_a + len_b + 2)
-    tokens = np.where(is_sep, vocab['<sep>'], tokens).astype(np.int32)
-    segments = ((pos >= len_a + 2) & (pos <= len_a + len_b + 2))
-    return SentencePairs(tokens, segments.astype(np.int32),
-                         (len_a + len_b + 3)[:, 0].astype(np.int32),
-                         is_next.astype(np.int32))
 
 
 def num_mlm_preds(valid_lens, num_candidates, mask_rate, num_slots):
@@ -289,23 +235,42 @@ def load_corpus(data_dir=None, split='train', vocab=None, min_freq=5,
 
 
 def make_dataset(pairs, vocab, config, shuffle=True, drop_remainder=False):
-    """Return a shuffled, batched, prefetched tf.data.Dataset of BERTBatch."""
+    """Return a shuffled, batched, prefetched tf.data.Dataset of BERTBatch.
+
+    `pairs` are pairs.SentencePairs, or with config.pairing 'dynamic' a
+    pair_drawer's function, which draws every epoch's pairs afresh.
+    """
+    if config.pairing == 'dynamic':
+        with _global_seed(0):
+            return _redrawn_batches(pairs, vocab, config, shuffle,
+                                    drop_remainder)
     n = len(pairs.tokens)
-    masker = dict(vocab=vocab, mask_rate=config.mask_rate,
-                  mask_split=config.mask_split,
-                  num_slots=config.num_pred_slots,
-                  corrupt_rate=config.corrupt_rate)
     if config.masking == 'static':  # d2l: one draw of masks, kept for good
         masked = mask_tokens(pairs.tokens, pairs.valid_lens,
-                             tf.constant([config.seed, 0]), **masker)
+                             tf.constant([config.seed, 0]),
+                             **_masker(vocab, config))
         columns = BERTBatch(masked[0], pairs.segments, pairs.valid_lens,
                             *masked[1:], pairs.nsp_y)
     else:
         columns = pairs
     columns = tf.nest.map_structure(tf.constant, columns)
     with _global_seed(0):
-        return _batches(columns, n, vocab, config, masker, shuffle,
-                        drop_remainder)
+        return _batches(columns, n, vocab, config, shuffle, drop_remainder)
+
+
+def _masker(vocab, config):
+    """mask_tokens' keyword arguments for a DataConfig."""
+    return dict(vocab=vocab, mask_rate=config.mask_rate,
+                mask_split=config.mask_split,
+                num_slots=config.num_pred_slots,
+                corrupt_rate=config.corrupt_rate)
+
+
+def _masked(pairs, seed, masker):
+    """A batch of SentencePairs with fresh masks: BERTBatch."""
+    masked = mask_tokens(pairs.tokens, pairs.valid_lens, seed, **masker)
+    return BERTBatch(masked[0], pairs.segments, pairs.valid_lens,
+                     *masked[1:], pairs.nsp_y)
 
 
 @contextlib.contextmanager
@@ -325,7 +290,7 @@ def _global_seed(seed):
         tf.random.set_seed(previous)
 
 
-def _batches(columns, n, vocab, config, masker, shuffle, drop_remainder):
+def _batches(columns, n, vocab, config, shuffle, drop_remainder):
     """make_dataset's pipeline over `columns` (static masks applied)."""
     index = tf.data.Dataset.range(n)
     if shuffle:
@@ -341,17 +306,39 @@ def _batches(columns, n, vocab, config, masker, shuffle, drop_remainder):
     else:  # fresh masks for every batch of every epoch, from the seed
         seeds = tf.data.Dataset.random(
             seed=config.seed, rerandomize_each_iteration=True).batch(2)
-
-        def gather_and_mask(idx, seed):
-            p = gather(idx)
-            masked = mask_tokens(p.tokens, p.valid_lens, seed, **masker)
-            return BERTBatch(masked[0], p.segments, p.valid_lens,
-                             *masked[1:], p.nsp_y)
-
+        masker = _masker(vocab, config)
         ds = tf.data.Dataset.zip(index, seeds).map(
-            gather_and_mask, num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True)
+            lambda idx, seed: _masked(gather(idx), seed, masker),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _redrawn_batches(draw, vocab, config, shuffle, drop_remainder):
+    """make_dataset's pipeline when every epoch draws its own pairs."""
+    masker = _masker(vocab, config)
+
+    def epoch(seed):  # seed (2,) int64: this epoch's
+        seeds = tf.random.experimental.stateless_split(seed, 3)  # (3, 2)
+        pairs = draw(seeds[0])
+        index = tf.range(tf.shape(pairs.nsp_y, out_type=tf.int64)[0])
+        if shuffle:
+            index = tf.random.experimental.stateless_shuffle(index,
+                                                             seeds[1])
+        index = tf.data.Dataset.from_tensor_slices(index).batch(
+            config.batch_size, drop_remainder=drop_remainder)
+        # One stateless mask seed a batch: (num_batches, 2)
+        mask_seeds = tf.random.experimental.stateless_split(
+            seeds[2], tf.cast(index.cardinality(), tf.int32))
+        return tf.data.Dataset.zip(
+            index, tf.data.Dataset.from_tensor_slices(mask_seeds)).map(
+            lambda idx, s: _masked(tf.nest.map_structure(
+                lambda c: tf.gather(c, idx), pairs), s, masker),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    # A fresh seed every time the dataset is iterated: every epoch
+    epochs = tf.data.Dataset.random(
+        seed=config.seed, rerandomize_each_iteration=True).batch(2).take(1)
+    return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
 
 
 def load_data_wiki(batch_size, max_len, data_dir=None, *, split='train',
@@ -372,11 +359,27 @@ def load_data_wiki(batch_size, max_len, data_dir=None, *, split='train',
     """
     config = (config or DataConfig()).replace(
         batch_size=batch_size, max_len=max_len, **overrides)
+    enc, vocab, pairs = _seed_pairs(config, data_dir, split, vocab, verify)
+    if config.pairing == 'dynamic':
+        pairs = pair_drawer(enc, vocab, config.max_len,
+                            config.nsp_rate if config.nsp else 0.0)
+    return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
+
+
+def _seed_pairs(config, data_dir, split, vocab, verify):
+    """(corpus, vocab, d2l's pairs drawn with config.seed)."""
     enc, vocab = load_corpus(data_dir, split, vocab, config.min_freq, verify)
     rng = np.random.default_rng(config.seed)
-    pairs = make_sentence_pairs(enc, vocab, config.max_len, rng,
-                                config.nsp, config.nsp_rate)
-    return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
+    return enc, vocab, make_sentence_pairs(enc, vocab, config.max_len, rng,
+                                           config.nsp, config.nsp_rate)
+
+
+def steps_per_epoch(config, data_dir=None, verify=True):
+    """Full batches in an epoch of training pairs (d2l's draw with
+    config.seed; with dynamic pairing each epoch's draw has a few pairs
+    more or fewer)."""
+    pairs = _seed_pairs(config, data_dir, 'train', None, verify)[2]
+    return len(pairs.nsp_y) // config.batch_size
 
 
 def load_validation(vocab, data_dir=None, verify=True, batch_size=512):

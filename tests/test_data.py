@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from sandbox import corpus, data
 from sandbox.config import DataConfig
+from sandbox.pairs import make_sentence_pairs
 from tests import d2l_reference
 
 
@@ -22,8 +23,8 @@ def synthetic(synthetic_dir):
 def wiki(wikitext_dir):
     """WikiText-2 train: encoded corpus, vocab and d2l-config examples."""
     enc, vocab = data.load_corpus(wikitext_dir)
-    pairs = data.make_sentence_pairs(enc, vocab, 64,
-                                     np.random.default_rng(0))
+    pairs = make_sentence_pairs(enc, vocab, 64,
+                                np.random.default_rng(0))
     return enc, vocab, pairs
 
 
@@ -100,7 +101,7 @@ def check_masked(pairs, masked, vocab, mask_rate, num_slots):
 def test_batch_invariants(synthetic, max_len, mask_rate, split, nsp, seed):
     enc, vocab = synthetic
     split = tuple(np.array(split) / sum(split))
-    pairs = data.make_sentence_pairs(
+    pairs = make_sentence_pairs(
         enc, vocab, max_len, np.random.default_rng(seed), nsp=nsp)
     check_pairs(pairs, enc, vocab, max_len)
     if not nsp:
@@ -116,8 +117,8 @@ def test_true_pairs_follow_d2l(synthetic_dir, synthetic):
     # pair that fits, in order
     enc, vocab = synthetic
     max_len = 20
-    pairs = data.make_sentence_pairs(enc, vocab, max_len,
-                                     np.random.default_rng(0), nsp=False)
+    pairs = make_sentence_pairs(enc, vocab, max_len,
+                                np.random.default_rng(0), nsp=False)
     expected = []
     for paragraph in d2l_reference.read_wiki(
             synthetic_dir / 'wiki.train.tokens'):
@@ -136,7 +137,7 @@ def test_true_pairs_follow_d2l(synthetic_dir, synthetic):
 
 def test_rate_zero_changes_nothing(synthetic):
     enc, vocab = synthetic
-    pairs = data.make_sentence_pairs(enc, vocab, 32, np.random.default_rng(1))
+    pairs = make_sentence_pairs(enc, vocab, 32, np.random.default_rng(1))
     tokens, positions, weights, labels = _mask(pairs, vocab, mask_rate=0.0,
                                                num_slots=1)
     np.testing.assert_array_equal(tokens, pairs.tokens)
@@ -147,8 +148,8 @@ def test_rate_zero_changes_nothing(synthetic):
 def test_rate_one_predicts_every_word(synthetic, split):
     enc, vocab = synthetic
     max_len = 32
-    pairs = data.make_sentence_pairs(enc, vocab, max_len,
-                                     np.random.default_rng(2))
+    pairs = make_sentence_pairs(enc, vocab, max_len,
+                                np.random.default_rng(2))
     tokens, positions, weights, labels = _mask(
         pairs, vocab, mask_rate=1.0, mask_split=split, num_slots=max_len)
     is_word = ~np.isin(pairs.tokens, [vocab[t] for t in data.RESERVED_TOKENS])
@@ -173,8 +174,8 @@ def test_corruption_apart_from_prediction(synthetic, mask_rate,
     # the predictions can be checked exactly
     enc, vocab = synthetic
     max_len = 32
-    pairs = data.make_sentence_pairs(enc, vocab, max_len,
-                                     np.random.default_rng(seed))
+    pairs = make_sentence_pairs(enc, vocab, max_len,
+                                np.random.default_rng(seed))
     kwargs = dict(mask_rate=mask_rate, mask_split=(1.0, 0.0, 0.0),
                   num_slots=max_len)
     tokens, positions, weights, labels = _mask(
@@ -202,7 +203,7 @@ def test_corruption_apart_from_prediction(synthetic, mask_rate,
 
 def test_corrupt_rate_equal_to_mask_rate_is_bert(synthetic):
     enc, vocab = synthetic
-    pairs = data.make_sentence_pairs(enc, vocab, 32, np.random.default_rng(3))
+    pairs = make_sentence_pairs(enc, vocab, 32, np.random.default_rng(3))
     for got, want in zip(_mask(pairs, vocab, corrupt_rate=0.15),
                          _mask(pairs, vocab)):
         np.testing.assert_array_equal(got, want)
@@ -213,7 +214,7 @@ def test_one_word_vocabulary(synthetic_dir):
     enc, vocab = data.load_corpus(synthetic_dir, min_freq=10**9, verify=False)
     assert vocab.idx_to_token == sorted(['<unk>'] + data.RESERVED_TOKENS)
     assert (enc.ids == vocab.unk).all()
-    pairs = data.make_sentence_pairs(enc, vocab, 32, np.random.default_rng(0))
+    pairs = make_sentence_pairs(enc, vocab, 32, np.random.default_rng(0))
     tokens, positions, weights, labels = _mask(
         pairs, vocab, mask_rate=1.0, mask_split=(0.0, 1.0, 0.0), num_slots=32)
     np.testing.assert_array_equal(tokens, pairs.tokens)
@@ -310,24 +311,29 @@ def test_the_batches_carry_the_mask_split(synthetic_dir, masking):
         assert (batch.tokens.numpy() == vocab['<mask>']).sum() == real.sum()
 
 
-@pytest.mark.parametrize('masking', ['static', 'dynamic'])
-def test_same_seed_same_batches(synthetic_dir, masking):
-    first = _epochs(_load(synthetic_dir, masking=masking, seed=5)[0])
-    again = _epochs(_load(synthetic_dir, masking=masking, seed=5)[0])
-    other = _epochs(_load(synthetic_dir, masking=masking, seed=6)[0])
+# Both maskings; and pairs drawn every epoch (tests/test_pairs.py)
+PIPELINES = [dict(masking='static'), dict(masking='dynamic'),
+             dict(masking='dynamic', pairing='dynamic')]
+
+
+@pytest.mark.parametrize('pipeline', PIPELINES)
+def test_same_seed_same_batches(synthetic_dir, pipeline):
+    first = _epochs(_load(synthetic_dir, **pipeline, seed=5)[0])
+    again = _epochs(_load(synthetic_dir, **pipeline, seed=5)[0])
+    other = _epochs(_load(synthetic_dir, **pipeline, seed=6)[0])
     assert _same(first[0] + first[1], again[0] + again[1])
     assert not _same(first[0], other[0])
     assert not _same(first[0], first[1])  # reshuffled every epoch
 
 
-@pytest.mark.parametrize('masking', ['static', 'dynamic'])
-def test_data_order_reads_data_seed_alone(synthetic_dir, masking):
+@pytest.mark.parametrize('pipeline', PIPELINES)
+def test_data_order_reads_data_seed_alone(synthetic_dir, pipeline):
     # keras.utils.set_random_seed(train.seed) sets TensorFlow's global
     # seed, which tf.data would otherwise mix into shuffles and masks
     batches = []
     for global_seed in (1, 2):
         tf.keras.utils.set_random_seed(global_seed)
-        batches.append(_epochs(_load(synthetic_dir, masking=masking,
+        batches.append(_epochs(_load(synthetic_dir, **pipeline,
                                      seed=3)[0]))
     assert _same(batches[0][0] + batches[0][1],
                  batches[1][0] + batches[1][1])

@@ -39,11 +39,12 @@ def uninterrupted(synthetic_dir, tmp_path_factory):
     return _losses(out)
 
 
-def test_sigkill_then_resume_matches(uninterrupted, synthetic_dir, tmp_path):
-    out = tmp_path / 'run'
+def _kill_and_resume(synthetic_dir, out, *extra):
+    """SIGKILL a run after its checkpoint of step 6, resume it, return
+    the metrics of all its steps."""
     process = subprocess.Popen(
-        _cli('--data-dir', str(synthetic_dir), '--out', str(out), *ARGS),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _cli('--data-dir', str(synthetic_dir), '--out', str(out), *ARGS,
+             *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while latest_step(out / 'checkpoints') < 6:
         assert process.poll() is None, 'the run ended before it was killed'
@@ -60,10 +61,28 @@ def test_sigkill_then_resume_matches(uninterrupted, synthetic_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     resumed = _losses(out)
     np.testing.assert_array_equal(resumed[:, 0], np.arange(1, STEPS + 1))
+    return resumed
+
+
+def test_sigkill_then_resume_matches(uninterrupted, synthetic_dir, tmp_path):
+    out = tmp_path / 'run'
+    resumed = _kill_and_resume(synthetic_dir, out)
     np.testing.assert_allclose(resumed, uninterrupted, rtol=0, atol=1e-6)
     assert (out / 'model.keras').exists()
     # TensorBoard holds each step once, the recomputed ones included
     assert _tensorboard_steps(out, 'mlm_l') == list(range(1, STEPS + 1))
+
+
+def test_pairs_drawn_every_epoch_resume_exactly(synthetic_dir, tmp_path):
+    # Batches of 64: about 5 steps an epoch, so the kill comes in the
+    # second epoch, whose pairs the resumed run must draw again
+    extra = ('--batch-size', '64', '--set', 'data.pairing=dynamic')
+    subprocess.run(_cli('--data-dir', str(synthetic_dir), '--out',
+                        str(tmp_path / 'whole'), *ARGS, *extra),
+                   check=True, capture_output=True)
+    resumed = _kill_and_resume(synthetic_dir, tmp_path / 'run', *extra)
+    np.testing.assert_allclose(resumed, _losses(tmp_path / 'whole'),
+                               rtol=0, atol=1e-6)
 
 
 def _tensorboard_steps(run_dir, tag):
