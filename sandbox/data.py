@@ -10,8 +10,8 @@ import tensorflow as tf
 from d2l import tensorflow as d2l
 
 from sandbox import corpus
-from sandbox.pairs import make_sentence_pairs, pair_drawer
 from sandbox.config import DataConfig
+from sandbox.pairs import make_sentence_pairs, pair_drawer
 
 RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
 # The validation set every run and every arm is scored on: the whole
@@ -246,14 +246,9 @@ def make_dataset(pairs, vocab, config, shuffle=True, drop_remainder=False):
                                     drop_remainder)
     n = len(pairs.tokens)
     if config.masking == 'static':  # d2l: one draw of masks, kept for good
-        masked = mask_tokens(pairs.tokens, pairs.valid_lens,
-                             tf.constant([config.seed, 0]),
-                             **_masker(vocab, config))
-        columns = BERTBatch(masked[0], pairs.segments, pairs.valid_lens,
-                            *masked[1:], pairs.nsp_y)
-    else:
-        columns = pairs
-    columns = tf.nest.map_structure(tf.constant, columns)
+        pairs = _masked(pairs, tf.constant([config.seed, 0]),
+                        _masker(vocab, config))
+    columns = tf.nest.map_structure(tf.constant, pairs)
     with _global_seed(0):
         return _batches(columns, n, vocab, config, shuffle, drop_remainder)
 
@@ -264,6 +259,11 @@ def _masker(vocab, config):
                 mask_split=config.mask_split,
                 num_slots=config.num_pred_slots,
                 corrupt_rate=config.corrupt_rate)
+
+
+def _gather(columns, idx):
+    """The rows `idx` of every column."""
+    return tf.nest.map_structure(lambda c: tf.gather(c, idx), columns)
 
 
 def _masked(pairs, seed, masker):
@@ -298,17 +298,14 @@ def _batches(columns, n, vocab, config, shuffle, drop_remainder):
                               reshuffle_each_iteration=True)
     index = index.batch(config.batch_size, drop_remainder=drop_remainder)
 
-    def gather(idx):
-        return tf.nest.map_structure(lambda c: tf.gather(c, idx), columns)
-
     if config.masking == 'static':
-        ds = index.map(gather)
+        ds = index.map(lambda idx: _gather(columns, idx))
     else:  # fresh masks for every batch of every epoch, from the seed
         seeds = tf.data.Dataset.random(
             seed=config.seed, rerandomize_each_iteration=True).batch(2)
         masker = _masker(vocab, config)
         ds = tf.data.Dataset.zip(index, seeds).map(
-            lambda idx, seed: _masked(gather(idx), seed, masker),
+            lambda idx, seed: _masked(_gather(columns, idx), seed, masker),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -331,8 +328,7 @@ def _redrawn_batches(draw, vocab, config, shuffle, drop_remainder):
             seeds[2], tf.cast(index.cardinality(), tf.int32))
         return tf.data.Dataset.zip(
             index, tf.data.Dataset.from_tensor_slices(mask_seeds)).map(
-            lambda idx, s: _masked(tf.nest.map_structure(
-                lambda c: tf.gather(c, idx), pairs), s, masker),
+            lambda idx, s: _masked(_gather(pairs, idx), s, masker),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     # A fresh seed every time the dataset is iterated: every epoch

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 
 class SentencePairs(NamedTuple):
-    """Unmasked NSP examples as padded arrays."""
+    """Unmasked NSP examples as padded arrays (tensors if drawn by
+    pair_drawer)."""
     tokens: np.ndarray         # (n, max_len) int32
     segments: np.ndarray       # (n, max_len) int32
     valid_lens: np.ndarray     # (n,) int32
