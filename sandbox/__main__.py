@@ -29,6 +29,7 @@ FLAGS = {
     'checkpoint_every': 'train.checkpoint_every',
     'batch_size': 'data.batch_size', 'max_len': 'data.max_len',
     'mask_rate': 'data.mask_rate', 'masking': 'data.masking',
+    'pairing': 'data.pairing',
 }
 # What pretrain's --set may change (--preset names the model size)
 PRETRAIN_KEYS = tuple(k for k in SETTING_KEYS

@@ -103,6 +103,8 @@ def test_probe_calibration_command(run_dir, capsys):
     (['--max-len', '2000'], r'data.max_len \(2000\) exceeds'),
     (['--lr', '-1'], r'lr must be in \(0, 10\]'),
     (['--data-dir', '/nonexistent'], 'data_dir.*does not exist'),
+    (['--masking', 'static', '--pairing', 'dynamic'],
+     "pairing='dynamic' needs masking='dynamic'"),
 ])
 def test_bad_arguments_name_the_field(args, message, synthetic_dir,
                                       tmp_path, capsys):

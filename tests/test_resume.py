@@ -76,7 +76,7 @@ def test_sigkill_then_resume_matches(uninterrupted, synthetic_dir, tmp_path):
 def test_pairs_drawn_every_epoch_resume_exactly(synthetic_dir, tmp_path):
     # Batches of 64: about 5 steps an epoch, so the kill comes in the
     # second epoch, whose pairs the resumed run must draw again
-    extra = ('--batch-size', '64', '--set', 'data.pairing=dynamic')
+    extra = ('--batch-size', '64', '--pairing', 'dynamic')
     subprocess.run(_cli('--data-dir', str(synthetic_dir), '--out',
                         str(tmp_path / 'whole'), *ARGS, *extra),
                    check=True, capture_output=True)
