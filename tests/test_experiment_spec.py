@@ -200,8 +200,8 @@ def test_shipped_experiments_load_and_validate(path):
 
 def test_shipped_experiments_are_the_ablations_and_the_recipe_sweep():
     assert [p.stem for p in SHIPPED] == [
-        'architecture', 'depth_width', 'masking', 'nsp', 'recipe',
-        'static_dynamic']
+        'architecture', 'depth_width', 'masking', 'nsp', 'pairing',
+        'recipe', 'static_dynamic']
 
 
 def test_load_experiment_needs_an_experiment(tmp_path):
