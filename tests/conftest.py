@@ -57,6 +57,12 @@ def synthetic_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def synthetic(synthetic_dir):
+    """The synthetic train split, encoded: (corpus, vocab)."""
+    return data.load_corpus(synthetic_dir, verify=False)
+
+
+@pytest.fixture(scope='session')
 def batches(synthetic_dir):
     """Synthetic training batches (32 pairs of 24 tokens, static masks,
     full batches only) and their vocabulary."""

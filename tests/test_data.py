@@ -14,12 +14,6 @@ from tests import d2l_reference
 
 
 @pytest.fixture(scope='module')
-def synthetic(synthetic_dir):
-    """The synthetic train split, encoded."""
-    return data.load_corpus(synthetic_dir, verify=False)
-
-
-@pytest.fixture(scope='module')
 def wiki(wikitext_dir):
     """WikiText-2 train: encoded corpus, vocab and d2l-config examples."""
     enc, vocab = data.load_corpus(wikitext_dir)

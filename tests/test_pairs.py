@@ -10,12 +10,6 @@ from sandbox.pairs import SentencePairs, make_sentence_pairs, pair_drawer
 from tests.test_data import _epochs, _load, check_pairs
 
 
-@pytest.fixture(scope='module')
-def synthetic(synthetic_dir):
-    """The synthetic train split, encoded."""
-    return data.load_corpus(synthetic_dir, verify=False)
-
-
 def _drawn(draw, seed):
     """draw(seed) as numpy SentencePairs."""
     return SentencePairs(*(t.numpy() for t in draw(tf.constant([seed, 7]))))
