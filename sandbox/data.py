@@ -11,7 +11,8 @@ from d2l import tensorflow as d2l
 
 from sandbox import corpus
 from sandbox.config import DataConfig
-from sandbox.pairs import make_sentence_pairs, pair_drawer
+from sandbox.pairs import (make_sentence_pairs, num_sentence_pairs,
+                           pair_drawer)
 
 RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
 # The validation set every run and every arm is scored on: the whole
@@ -355,27 +356,29 @@ def load_data_wiki(batch_size, max_len, data_dir=None, *, split='train',
     """
     config = (config or DataConfig()).replace(
         batch_size=batch_size, max_len=max_len, **overrides)
-    enc, vocab, pairs = _seed_pairs(config, data_dir, split, vocab, verify)
-    if config.pairing == 'dynamic':
-        pairs = pair_drawer(enc, vocab, config.max_len,
-                            config.nsp_rate if config.nsp else 0.0)
-    return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
-
-
-def _seed_pairs(config, data_dir, split, vocab, verify):
-    """(corpus, vocab, d2l's pairs drawn with config.seed)."""
     enc, vocab = load_corpus(data_dir, split, vocab, config.min_freq, verify)
     rng = np.random.default_rng(config.seed)
-    return enc, vocab, make_sentence_pairs(enc, vocab, config.max_len, rng,
-                                           config.nsp, config.nsp_rate)
+    if config.pairing == 'dynamic':
+        # d2l's draw checks that some pair fits max_len
+        num_sentence_pairs(enc, config.max_len, rng, config.nsp,
+                           config.nsp_rate)
+        pairs = pair_drawer(enc, vocab, config.max_len,
+                            config.nsp_rate if config.nsp else 0.0)
+    else:
+        pairs = make_sentence_pairs(enc, vocab, config.max_len, rng,
+                                    config.nsp, config.nsp_rate)
+    return make_dataset(pairs, vocab, config, shuffle, drop_remainder), vocab
 
 
 def steps_per_epoch(config, data_dir=None, verify=True):
     """Full batches in an epoch of training pairs (d2l's draw with
     config.seed; with dynamic pairing each epoch's draw has a few pairs
     more or fewer)."""
-    pairs = _seed_pairs(config, data_dir, 'train', None, verify)[2]
-    return len(pairs.nsp_y) // config.batch_size
+    enc, _ = load_corpus(data_dir, 'train', None, config.min_freq, verify)
+    n = num_sentence_pairs(enc, config.max_len,
+                           np.random.default_rng(config.seed), config.nsp,
+                           config.nsp_rate)
+    return n // config.batch_size
 
 
 def load_validation(vocab, data_dir=None, verify=True, batch_size=512):

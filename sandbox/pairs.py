@@ -27,6 +27,19 @@ def make_sentence_pairs(enc, vocab, max_len, rng, nsp=True, nsp_rate=0.5):
     paragraph (label 0). Pairs longer than `max_len` with <cls> and two <sep>
     are skipped, as d2l skips them.
     """
+    a, b, is_next = _draw(enc, max_len, rng, nsp, nsp_rate)
+    pairs = _assemble_pairs(_corpus_tensors(enc), vocab, max_len, a, b,
+                            is_next)
+    return SentencePairs(*(t.numpy() for t in pairs))
+
+
+def num_sentence_pairs(enc, max_len, rng, nsp=True, nsp_rate=0.5):
+    """How many pairs make_sentence_pairs keeps: its draw, not assembled."""
+    return len(_draw(enc, max_len, rng, nsp, nsp_rate)[0])
+
+
+def _draw(enc, max_len, rng, nsp, nsp_rate):
+    """d2l's draw with numpy: the kept pairs' (a, b, is_next), each (n,)."""
     a = _first_sentences(enc)
     if nsp:
         is_next = rng.random(len(a)) >= nsp_rate
@@ -42,9 +55,7 @@ def make_sentence_pairs(enc, vocab, max_len, rng, nsp=True, nsp_rate=0.5):
         shortest = int((len_a + len_b).min()) + 3 if len(a) else 'a pair'
         raise ValueError(f'max_len={max_len} is too small: no sentence pair '
                          f'of the corpus fits (the shortest needs {shortest})')
-    pairs = _assemble_pairs(_corpus_tensors(enc), vocab, max_len, a[keep],
-                            b[keep], is_next[keep])
-    return SentencePairs(*(t.numpy() for t in pairs))
+    return a[keep], b[keep], is_next[keep]
 
 
 def _first_sentences(enc):
