@@ -66,8 +66,8 @@ def pretrain(data_config=None, model_config=None, train_config=None,
     model.keras + vocab.txt. A folder with a checkpoint of the same config
     resumes from it; one of another config is refused. `verify=False`
     reads a corpus of your own (no sha1 check). Returns a dict with net,
-    vocab, history (all steps, resumed ones included), run_dir and
-    baseline.
+    vocab, history (all steps, resumed ones included), run_dir, baseline
+    and seconds_before_resume (the step time of the steps before it).
     """
     data_config = data_config or DataConfig()
     model_config = model_config or ModelConfig()
@@ -111,4 +111,5 @@ def pretrain(data_config=None, model_config=None, train_config=None,
                          verbose=verbose, spent=spent)
     save_run_model(net, vocab, run_dir)
     return {'net': net, 'vocab': vocab, 'history': previous + history,
-            'run_dir': run_dir, 'baseline': baseline}
+            'run_dir': run_dir, 'baseline': baseline,
+            'seconds_before_resume': spent}

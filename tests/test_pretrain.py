@@ -155,3 +155,28 @@ def test_pretrain_help_gives_each_flag_the_recipes_default(capsys):
     out = ' '.join(capsys.readouterr().out.split())
     assert 'data.mask_rate (default recipe: 0.25; d2l: 0.15)' in out
     assert 'train.lr (default recipe: 0.004; d2l: 0.01)' in out
+
+
+def test_a_resumed_run_reports_the_step_time_before_its_resume(
+        synthetic_dir, tmp_path):
+    from sandbox.config import configs_from_settings
+    from sandbox.pretrain import pretrain
+    configs = configs_from_settings({
+        'data.batch_size': 16, 'data.max_len': 24, 'data.min_freq': 1,
+        'train.num_steps': 4, 'train.val_every': 4, 'train.val_batches': 1,
+        'train.checkpoint_every': 2}, preset='tiny')
+    run = tmp_path / 'run'
+    fresh = pretrain(configs.data, configs.model, configs.train,
+                     data_dir=synthetic_dir, run_dir=run, plot=False,
+                     verbose=False, verify=False)
+    assert fresh['seconds_before_resume'] == 0.0
+    # As if killed between the checkpoints of steps 2 and 4
+    (run / 'checkpoints' / 'checkpoint').write_text(
+        'model_checkpoint_path: "ckpt-2"\n'
+        'all_model_checkpoint_paths: "ckpt-2"\n')
+    before = [16 / r['pairs_per_sec'] for r in read_metrics(run)[:2]]
+    resumed = pretrain(configs.data, configs.model, configs.train,
+                       data_dir=synthetic_dir, run_dir=run, plot=False,
+                       verbose=False, verify=False)
+    assert [r['step'] for r in resumed['history']] == [1, 2, 3, 4]
+    assert resumed['seconds_before_resume'] == pytest.approx(sum(before))

@@ -229,7 +229,9 @@ def execute(run, run_dir, options=RunOptions()):
     out = pretrain(run.configs.data, run.configs.model, run.configs.train,
                    data_dir=options.data_dir, run_dir=run_dir, plot=False,
                    verbose=options.verbose, verify=options.verify)
-    wall_time = time.perf_counter() - start
+    # A resumed run adds the step time of its steps before the resume
+    # (their validations and set-up went unrecorded)
+    wall_time = time.perf_counter() - start + out['seconds_before_resume']
     # What other work took of the machine while this run trained (since
     # its last resume): a wall-clock budget is fair only on a quiet one
     load = machine.load_between(clock, machine.cpu_clock())
