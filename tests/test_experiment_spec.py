@@ -200,7 +200,8 @@ def test_shipped_experiments_load_and_validate(path):
 
 def test_shipped_experiments_are_the_ablations_and_the_recipe_sweep():
     assert [p.stem for p in SHIPPED] == [
-        'architecture', 'depth_width', 'masking', 'nsp', 'pairing',
+        'architecture', 'depth_width', 'masking', 'nsp', 'nsp_default',
+        'pairing',
         'recipe', 'static_dynamic']
 
 
