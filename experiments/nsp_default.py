@@ -24,7 +24,7 @@ EXPERIMENT = dataclasses.replace(
         'masking, the default recipe since 2026-12-06, runs leave the '
         'plateau early and surely (docs/recipe.md), so the seed noise '
         'should be smaller: the pairing experiment\'s two arms at 25% '
-        'differed by -0.048 [-0.119, +0.023] over 4 seeds. This is the '
+        'differed by -0.043 [-0.093, +0.007] over 5 seeds. This is the '
         'same question at the recipe users run, 230k pairs, 5 seeds '
         'planned before any run started. The literature is that of '
         'experiments/nsp.py: Devlin et al. (2019, Table 5) find that '

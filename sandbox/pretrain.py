@@ -67,7 +67,8 @@ def pretrain(data_config=None, model_config=None, train_config=None,
     resumes from it; one of another config is refused. `verify=False`
     reads a corpus of your own (no sha1 check). Returns a dict with net,
     vocab, history (all steps, resumed ones included), run_dir, baseline
-    and seconds_before_resume (the step time of the steps before it).
+    and seconds_before_resume (the step time of the steps a resumed run
+    had taken before; 0 for a fresh one).
     """
     data_config = data_config or DataConfig()
     model_config = model_config or ModelConfig()

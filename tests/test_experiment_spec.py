@@ -201,8 +201,7 @@ def test_shipped_experiments_load_and_validate(path):
 def test_shipped_experiments_are_the_ablations_and_the_recipe_sweep():
     assert [p.stem for p in SHIPPED] == [
         'architecture', 'depth_width', 'masking', 'nsp', 'nsp_default',
-        'pairing',
-        'recipe', 'static_dynamic']
+        'pairing', 'recipe', 'static_dynamic']
 
 
 def test_load_experiment_needs_an_experiment(tmp_path):
